@@ -1,0 +1,121 @@
+package catalog
+
+// The catalogue. IDs are stable: never renumber or reuse one; retire an ID by
+// deleting it and noting that in suites/CHANGELOG.md.
+
+var (
+	lifecycle = []Capability{Lifecycle}
+	output    = []Capability{Lifecycle, Output}
+	tokenFile = []Capability{Lifecycle, TokenFile}
+)
+
+func init() {
+	declare("authentication",
+		Requirement{ID: "AUTH-001", Level: Must, Text: "A request to a protected route without an Authorization header MUST get 401 and MUST NOT reach the backend."},
+		Requirement{ID: "AUTH-002", Level: Must, Text: "A request with a wrong Bearer token MUST get 401 and MUST NOT reach the backend."},
+		Requirement{ID: "AUTH-003", Level: Must, Text: "A token with extra characters appended or prepended MUST be rejected with 401."},
+		Requirement{ID: "AUTH-004", Level: Must, Text: "A proper prefix of the token (missing characters) MUST be rejected with 401."},
+		Requirement{ID: "AUTH-005", Level: Must, Text: "The token MUST be compared exactly: the same token in another letter case MUST be rejected with 401."},
+		Requirement{ID: "AUTH-006", Level: Must, Text: "An empty Bearer credential (`Bearer`, `Bearer `) MUST be rejected with 401."},
+		Requirement{ID: "AUTH-007", Level: Must, Text: "Other schemes (Basic with the token as password or user, Token, a bare token without scheme) MUST be rejected with 401."},
+		Requirement{ID: "AUTH-008", Level: Must, Text: "A request carrying several Authorization headers MUST be rejected with 401, even when one of them holds the right token."},
+		Requirement{ID: "AUTH-009", Level: Must, Text: "Authorization values with non-ASCII or control bytes MUST get a 4xx rejection (401, or 400 where HTTP forbids the bytes), never 5xx, and MUST NOT reach the backend; the proxy MUST keep serving."},
+		Requirement{ID: "AUTH-010", Level: Must, Text: "A request with `Authorization: Bearer <token>` MUST be forwarded and the backend's answer returned."},
+		Requirement{ID: "AUTH-011", Level: Should, Text: "The auth scheme name SHOULD be matched case-insensitively (RFC 7235): `bearer` and `BEARER` are accepted."},
+		Requirement{ID: "AUTH-012", Level: Should, Text: "A 401 response SHOULD carry a `WWW-Authenticate` header naming the Bearer scheme."},
+		Requirement{ID: "AUTH-013", Level: Should, Text: "A 401 response SHOULD carry a JSON body in Ollama's error shape `{\"error\": \"...\"}`."},
+		Requirement{ID: "AUTH-014", Level: Must, Text: "The token presented anywhere but the Authorization header (query string, X-Api-Key, Proxy-Authorization, a cookie) MUST NOT authenticate."},
+		Requirement{ID: "AUTH-015", Level: Must, Text: "Every method on a protected route (POST, PUT, DELETE, PATCH, HEAD, OPTIONS) without a token MUST get 401 and MUST NOT reach the backend."},
+		Requirement{ID: "AUTH-016", Level: Must, Text: "Each request on a keep-alive connection MUST be authenticated on its own: a tokenless request after an authenticated one on the same connection MUST get 401."},
+	)
+	declare("health-exemption",
+		Requirement{ID: "HLTH-001", Level: Must, Profile: HealthExempt, Text: "`GET /api/tags` without a token MUST be forwarded and answered with the backend's model list."},
+		Requirement{ID: "HLTH-002", Level: Must, Profile: HealthExempt, Text: "`POST /api/tags` without a token MUST get 401 and MUST NOT reach the backend."},
+		Requirement{ID: "HLTH-003", Level: Must, Profile: HealthExempt, Text: "Every other method on `/api/tags` (HEAD, PUT, DELETE, PATCH, OPTIONS) without a token MUST get 401 or reach the backend as exactly `GET /api/tags`."},
+		Requirement{ID: "HLTH-004", Level: Must, Profile: HealthExempt, Text: "Suffix, query and fragment variants of `/api/tags` (`/api/tags/`, `/api/tags?x=1`, `/api/tags/../generate`...) without a token MUST get 401 or reach the backend as exactly `GET /api/tags`."},
+		Requirement{ID: "HLTH-005", Level: Must, Profile: HealthExempt, Text: "Letter-case variants of `/api/tags` without a token MUST get 401 or reach the backend as exactly `GET /api/tags`."},
+		Requirement{ID: "HLTH-006", Level: Must, Profile: HealthExempt, Text: "Percent-encoded variants of `/api/tags` (`%74ags`, `%2F`, `%2e`, double encoding) without a token MUST get 401 or reach the backend as exactly `GET /api/tags`."},
+		Requirement{ID: "HLTH-007", Level: Must, Profile: HealthExempt, Text: "Slash and dot-segment variants (`//api/tags`, `/api/./tags`, `/x/../api/tags`) without a token MUST get 401 or reach the backend as exactly `GET /api/tags`."},
+		Requirement{ID: "HLTH-008", Level: Must, Profile: HealthExempt, Text: "Parameter and delimiter variants (`/api/tags;x`, NUL, space, tab, backslash) without a token MUST get a 4xx or reach the backend as exactly `GET /api/tags`."},
+		Requirement{ID: "HLTH-009", Level: Must, Profile: HealthExempt, Text: "An absolute-form request target (`GET http://host/api/tags`) MUST NOT let any other route reach the backend without a token."},
+		Requirement{ID: "HLTH-010", Level: Must, Profile: HealthExempt, Text: "No other read-only route (`GET /`, `/api/version`, `/api/ps`, `/v1/models`, `HEAD /`) is exempt: each MUST get 401 without a token."},
+	)
+	declare("strict-auth",
+		Requirement{ID: "STRC-001", Level: Must, Profile: StrictAuth, Text: "With the strict-auth profile `GET /api/tags` without a token MUST get 401 and MUST NOT reach the backend."},
+		Requirement{ID: "STRC-002", Level: Must, Profile: StrictAuth, Text: "With the strict-auth profile `GET /api/tags` with the token MUST be forwarded and answered."},
+	)
+	declare("forwarding",
+		Requirement{ID: "FWD-001", Level: Must, Text: "The Authorization header MUST be removed before the request reaches the backend."},
+		Requirement{ID: "FWD-002", Level: Must, Text: "The Host header MUST be rewritten to the backend's loopback address, so a foreign Host never reaches Ollama (which answers 403 to it)."},
+		Requirement{ID: "FWD-003", Level: Must, Text: "Method, path and query MUST reach the backend byte-exact, percent-encoding included."},
+		Requirement{ID: "FWD-004", Level: Must, Text: "A request body MUST reach the backend byte-exact, binary bytes included."},
+		Requirement{ID: "FWD-005", Level: Must, Text: "A large request body (32 MiB) MUST reach the backend intact."},
+		Requirement{ID: "FWD-006", Level: Must, Text: "A chunked request body without Content-Length MUST reach the backend intact."},
+		Requirement{ID: "FWD-007", Level: Must, Text: "Hop-by-hop headers (Connection and the headers it names, Keep-Alive, Proxy-Authorization, Proxy-Connection, TE, Upgrade) MUST NOT be forwarded."},
+		Requirement{ID: "FWD-008", Level: Should, Text: "X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and Forwarded sent by the client SHOULD NOT reach the backend as sent."},
+		Requirement{ID: "FWD-009", Level: Must, Text: "End-to-end request headers (Content-Type, Accept, User-Agent, custom X- headers) MUST reach the backend unchanged."},
+		Requirement{ID: "FWD-010", Level: Must, Text: "The backend's status code, Content-Type and body MUST reach the client unchanged, error answers (404, 400, 500) included."},
+	)
+	declare("streaming",
+		Requirement{ID: "STRM-001", Level: Must, Text: "NDJSON from `/api/generate` MUST reach the client chunk by chunk as the backend sends it, not buffered."},
+		Requirement{ID: "STRM-002", Level: Must, Text: "NDJSON from `/api/chat` MUST reach the client chunk by chunk."},
+		Requirement{ID: "STRM-003", Level: Must, Text: "NDJSON progress from `/api/pull` MUST reach the client line by line."},
+		Requirement{ID: "STRM-004", Level: Must, Text: "SSE from `/v1/chat/completions` MUST reach the client event by event and end with `data: [DONE]`."},
+		Requirement{ID: "STRM-005", Level: Must, Text: "A streamed response MUST NOT gain a Content-Length the backend did not send."},
+		Requirement{ID: "STRM-006", Level: Should, Text: "The Content-Type of streams (`application/x-ndjson`, `text/event-stream`) SHOULD be preserved."},
+		Requirement{ID: "STRM-007", Level: Must, Text: "A backend that is silent for 3 s before sending headers (a cold model load) MUST NOT be cut off."},
+		Requirement{ID: "STRM-008", Level: Must, Text: "A stream with a 3 s silence in the middle MUST NOT be cut off and MUST complete."},
+		Requirement{ID: "STRM-009", Level: Must, Text: "A stream lasting longer than 5 s MUST be delivered in full."},
+		Requirement{ID: "STRM-010", Level: Must, Text: "A client that disconnects mid-stream MUST cause the backend request to be cancelled within 1 s."},
+		Requirement{ID: "STRM-011", Level: Must, Text: "A backend that dies mid-stream MUST give the client a visibly truncated stream (never a fabricated end), and the proxy MUST keep serving."},
+		Requirement{ID: "STRM-012", Level: Must, Text: "A large streamed response (64 MiB) MUST reach the client byte-exact."},
+		Requirement{ID: "STRM-013", Level: Must, Text: "Concurrent streams MUST progress independently: one slow stream MUST NOT delay another."},
+	)
+	declare("errors",
+		Requirement{ID: "ERR-001", Level: Must, Text: "An authenticated request while the backend is down MUST get 502 within 5 s."},
+		Requirement{ID: "ERR-002", Level: Should, Text: "A 502 SHOULD carry a JSON body in Ollama's error shape `{\"error\": \"...\"}`."},
+		Requirement{ID: "ERR-003", Level: Should, Text: "A 502 SHOULD NOT leak the backend address or internal error text (dial errors, `connection refused`)."},
+		Requirement{ID: "ERR-004", Level: Must, Text: "An unauthenticated request while the backend is down MUST still get 401: authentication comes before the backend."},
+		Requirement{ID: "ERR-005", Level: Must, Text: "When the backend comes back the proxy MUST serve again without a restart."},
+		Requirement{ID: "ERR-006", Level: Must, Text: "The token MUST NOT appear in any response header or body the proxy produces (401, 502, forwarded answers)."},
+		Requirement{ID: "ERR-007", Level: Must, Needs: output, Text: "The token MUST NOT appear in the proxy's stdout or stderr, whatever requests it served or refused."},
+		Requirement{ID: "ERR-008", Level: Should, Needs: output, Text: "A wrong token presented by a client SHOULD NOT appear in the proxy's output either."},
+	)
+	declare("start-up",
+		Requirement{ID: "START-001", Level: Must, Needs: lifecycle, Text: "Started without OLLAMA_PROXY_TOKEN (and no token file), the proxy MUST exit non-zero and MUST NOT listen."},
+		Requirement{ID: "START-002", Level: Must, Needs: lifecycle, Text: "Started with an empty OLLAMA_PROXY_TOKEN, the proxy MUST exit non-zero and MUST NOT listen (fail closed)."},
+		Requirement{ID: "START-003", Level: Must, Needs: lifecycle, Text: "Started with OLLAMA_PROXY_PORT equal to OLLAMA_BACKEND_PORT, the proxy MUST exit non-zero."},
+		Requirement{ID: "START-004", Level: Should, Needs: output, Text: "A refused start SHOULD explain itself on stderr in a line or two, without a stack trace."},
+		Requirement{ID: "START-005", Level: Should, Needs: lifecycle, Text: "A malformed OLLAMA_PROXY_PORT (not a number, out of range) SHOULD make the proxy exit non-zero rather than listen elsewhere."},
+		Requirement{ID: "START-006", Level: Must, Needs: lifecycle, Text: "The proxy MUST listen on OLLAMA_PROXY_PORT and forward to 127.0.0.1:OLLAMA_BACKEND_PORT as the launch contract says."},
+	)
+	declare("token-file",
+		Requirement{ID: "TOKF-001", Level: Must, Needs: tokenFile, Text: "With a missing token file the proxy MUST create it holding at least 24 random bytes as URL-safe text, and accept that token."},
+		Requirement{ID: "TOKF-002", Level: Must, Needs: tokenFile, Text: "A created token file MUST have mode 0600."},
+		Requirement{ID: "TOKF-003", Level: Must, Needs: tokenFile, Text: "A created parent directory MUST have mode 0700."},
+		Requirement{ID: "TOKF-004", Level: Must, Needs: tokenFile, Text: "An existing token file MUST be used as is: its token is accepted and the file is not rewritten."},
+		Requirement{ID: "TOKF-005", Level: Must, Needs: tokenFile, Text: "The same token MUST survive a restart of the proxy."},
+		Requirement{ID: "TOKF-006", Level: Must, Needs: tokenFile, Text: "A token file with a looser mode (0644) MUST be tightened to 0600 at start."},
+		Requirement{ID: "TOKF-007", Level: Must, Needs: tokenFile, Text: "An empty token file MUST make the proxy refuse to start."},
+		Requirement{ID: "TOKF-008", Level: Must, Needs: tokenFile, Text: "A whitespace-only token file MUST make the proxy refuse to start."},
+		Requirement{ID: "TOKF-009", Level: Must, Needs: tokenFile, Text: "A token file that is a symlink MUST make the proxy refuse to start."},
+		Requirement{ID: "TOKF-010", Level: Should, Needs: tokenFile, Text: "Surrounding whitespace (a trailing newline) in the token file SHOULD NOT be part of the token."},
+		Requirement{ID: "TOKF-011", Level: Must, Needs: tokenFile, Text: "Two freshly created token files MUST hold different tokens."},
+	)
+	declare("restart",
+		Requirement{ID: "RST-001", Level: Must, Needs: lifecycle, Text: "After the proxy is killed its port MUST be closed, and once restarted with the same token the old token MUST work and inference MUST stream."},
+		Requirement{ID: "RST-002", Level: Must, Needs: tokenFile, Text: "After a kill and restart from the persisted token file the old token MUST still work and inference MUST stream."},
+		Requirement{ID: "RST-003", Level: Should, Needs: lifecycle, Text: "On SIGTERM the proxy SHOULD stop accepting connections, let an in-flight stream finish, and exit 0."},
+	)
+	declare("real-clients",
+		Requirement{ID: "CLNT-001", Level: Must, Text: "Ollama's official Go client MUST list models through the proxy."},
+		Requirement{ID: "CLNT-002", Level: Must, Text: "Ollama's official Go client MUST stream a generation through the proxy, every chunk in order, ending done."},
+		Requirement{ID: "CLNT-003", Level: Must, Text: "Ollama's official Go client MUST stream a chat through the proxy."},
+		Requirement{ID: "CLNT-004", Level: Must, Text: "Ollama's official Go client MUST follow pull progress through the proxy."},
+		Requirement{ID: "CLNT-005", Level: Must, Text: "Ollama's official Go client with a wrong token MUST get a 401 status error."},
+		Requirement{ID: "CLNT-006", Level: Must, Text: "The OpenAI Go SDK, with the token as API key, MUST list models through the proxy."},
+		Requirement{ID: "CLNT-007", Level: Must, Text: "The OpenAI Go SDK MUST complete a non-streaming chat completion through the proxy."},
+		Requirement{ID: "CLNT-008", Level: Must, Text: "The OpenAI Go SDK MUST stream a chat completion through the proxy to the end."},
+		Requirement{ID: "CLNT-009", Level: Must, Text: "The OpenAI Go SDK MUST create embeddings through the proxy."},
+	)
+}
