@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Response bodies. They are constants: nothing the client or the backend sent
+// is ever echoed.
+const (
+	unauthorizedBody = `{"error":"unauthorized"}`
+	badGatewayBody   = `{"error":"ollama backend unavailable"}`
+	wwwAuthenticate  = `Bearer realm="ollama"`
+)
+
+// Handler is the authenticating reverse proxy. Use it directly as
+// http.Server.Handler: a ServeMux in front would clean paths.
+type Handler struct {
+	cfg       Config
+	want      atomic.Pointer[tokenDigest]
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport
+	log       *slog.Logger
+	redactor  *RedactingHandler
+}
+
+// NewHandler validates cfg and builds the proxy handler.
+func NewHandler(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	target := &url.URL{Scheme: "http", Host: cfg.BackendAddr}
+
+	// Reuse the caller's redactor when it already has one, so one secret set
+	// covers everything the process logs.
+	red, ok := cfg.Logger.Handler().(*RedactingHandler)
+	if !ok {
+		red = NewRedactingHandler(cfg.Logger.Handler())
+	}
+	red.AddSecret(cfg.Token)
+	h := &Handler{
+		cfg:       cfg,
+		transport: newTransport(cfg),
+		log:       slog.New(red),
+		redactor:  red,
+	}
+	h.cfg.Logger = h.log
+	h.cfg.Token = "" // the handler keeps only the digest
+	h.want.Store(digestOf(cfg.Token))
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target) // also sets Host to the backend's address
+			scrubRequestHeaders(pr.Out.Header)
+		},
+		Transport:     h.transport,
+		FlushInterval: -1, // stream every write: NDJSON and SSE chunk by chunk
+		BufferPool:    newBufferPool(),
+		ErrorHandler:  h.backendError,
+		ErrorLog:      slog.NewLogLogger(red, slog.LevelWarn),
+	}
+	return h, nil
+}
+
+// SetToken atomically replaces the expected token. Requests already
+// authenticated are unaffected; later ones must present the new token.
+func (h *Handler) SetToken(token string) error {
+	if err := validateToken(token); err != nil {
+		return err
+	}
+	h.redactor.AddSecret(token)
+	h.want.Store(digestOf(token))
+	return nil
+}
+
+// Close releases idle backend connections.
+func (h *Handler) Close() { h.transport.CloseIdleConnections() }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w}
+	start := time.Now()
+	defer func() {
+		p := recover()
+		h.accessLog(r, rec, start, p != nil)
+		if p != nil {
+			panic(p) // http.ErrAbortHandler: net/http aborts the client connection
+		}
+	}()
+	if !(h.cfg.HealthExempt && IsExempt(r)) && !authorized(r, h.want.Load()) {
+		writeJSON(rec, http.StatusUnauthorized, unauthorizedBody, true)
+		return
+	}
+	h.proxy.ServeHTTP(rec, r)
+}
+
+// scrubRequestHeaders removes what must not reach the backend: the client's
+// credentials and every forwarding header the client could have forged.
+// ReverseProxy already removed hop-by-hop headers and, in Rewrite mode,
+// X-Forwarded-For/-Host/-Proto.
+func scrubRequestHeaders(hdr http.Header) {
+	hdr.Del("Authorization")
+	for k := range hdr {
+		lk := strings.ToLower(k)
+		if lk == "authorization" || lk == "forwarded" || lk == "x-real-ip" || strings.HasPrefix(lk, "x-forwarded-") {
+			delete(hdr, k)
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body string, challenge bool) {
+	hdr := w.Header()
+	if challenge {
+		hdr.Set("WWW-Authenticate", wwwAuthenticate)
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// backendError answers when the backend could not be reached or did not send
+// response headers. A client that went away gets nothing.
+func (h *Handler) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
+		if rec, ok := w.(*recorder); ok {
+			rec.canceled = true
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelDebug, "client went away before the backend answered",
+			slog.String("method", r.Method), slog.String("path", r.URL.EscapedPath()), slog.String("error", err.Error()))
+		return
+	}
+	h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelWarn, "ollama backend unavailable",
+		slog.String("method", r.Method), slog.String("path", r.URL.EscapedPath()),
+		slog.String("backend", h.cfg.BackendAddr), slog.String("error", describe(err)))
+	writeJSON(w, http.StatusBadGateway, badGatewayBody, false)
+}
+
+func describe(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Sprintf("timeout: %v", err)
+	}
+	return err.Error()
+}
+
+func (h *Handler) accessLog(r *http.Request, rec *recorder, start time.Time, aborted bool) {
+	ctx := context.WithoutCancel(r.Context())
+	if !h.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	status := rec.status
+	switch {
+	case rec.canceled:
+		status = 499 // client closed request (nginx convention); nothing was sent
+	case status == 0:
+		status = http.StatusOK
+	}
+	h.log.LogAttrs(ctx, slog.LevelDebug, "request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.EscapedPath()),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int64("bytes", rec.bytes),
+		slog.String("remote", r.RemoteAddr),
+		slog.Bool("aborted", aborted))
+}
+
+// recorder captures the status and size for the access log. It exposes the
+// underlying writer through Unwrap, so http.ResponseController (which
+// ReverseProxy uses to flush and hijack) reaches the real connection.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	bytes    int64
+	canceled bool
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// FlushError is what http.ResponseController calls first; it reports a
+// failed flush (client gone) instead of hiding it.
+func (w *recorder) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher for code that type-asserts it.
+func (w *recorder) Flush() { _ = w.FlushError() }
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
