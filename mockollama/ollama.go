@@ -1,0 +1,622 @@
+package mockollama
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ollama/ollama/api"
+)
+
+const ndjson = "application/x-ndjson"
+
+// hugeEpoch is the created_at of every line of a huge response, so that the
+// response is byte-for-byte deterministic.
+var hugeEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// hugePiece is the content length of one chunk of a huge response.
+const hugePiece = 32 << 10
+
+// route dispatches c to its endpoint; unknown paths get 404, known paths with
+// another method 405.
+func (m *Mock) route(c *call) {
+	p := c.r.URL.Path
+	var h map[string]func(*call)
+	switch {
+	case p == "/":
+		h = map[string]func(*call){"GET": m.root, "HEAD": m.root}
+	case p == "/api/version":
+		h = map[string]func(*call){"GET": m.version, "HEAD": m.version}
+	case p == "/api/tags":
+		h = map[string]func(*call){"GET": m.tags, "HEAD": m.tags}
+	case p == "/api/show":
+		h = map[string]func(*call){"POST": m.show}
+	case p == "/api/ps":
+		h = map[string]func(*call){"GET": m.ps}
+	case p == "/api/generate":
+		h = map[string]func(*call){"POST": m.generate}
+	case p == "/api/chat":
+		h = map[string]func(*call){"POST": m.chat}
+	case p == "/api/pull":
+		h = map[string]func(*call){"POST": m.pull}
+	case p == "/api/embed":
+		h = map[string]func(*call){"POST": m.embed}
+	case p == "/api/embeddings":
+		h = map[string]func(*call){"POST": m.embeddings}
+	case strings.HasPrefix(p, "/api/blobs/") && !strings.Contains(p[len("/api/blobs/"):], "/"):
+		h = map[string]func(*call){"POST": m.blobPost, "HEAD": m.blobHead}
+	case p == "/v1/chat/completions":
+		h = map[string]func(*call){"POST": m.v1Chat}
+	case p == "/v1/completions":
+		h = map[string]func(*call){"POST": m.v1Completions}
+	case p == "/v1/embeddings":
+		h = map[string]func(*call){"POST": m.v1Embeddings}
+	case p == "/v1/models":
+		h = map[string]func(*call){"GET": m.v1Models}
+	case strings.HasPrefix(p, "/v1/models/") && len(p) > len("/v1/models/"):
+		h = map[string]func(*call){"GET": m.v1Model}
+	}
+	if c.r.Method == http.MethodOptions {
+		// Ollama's host middleware answers preflights for allowed hosts.
+		c.w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if h == nil {
+		c.error(http.StatusNotFound, "404 page not found")
+		return
+	}
+	fn, ok := h[c.r.Method]
+	if !ok {
+		allow := make([]string, 0, len(h))
+		for k := range h {
+			allow = append(allow, k)
+		}
+		sort.Strings(allow)
+		c.w.Header().Set("Allow", strings.Join(allow, ", "))
+		c.error(http.StatusMethodNotAllowed, "405 method not allowed")
+		return
+	}
+	fn(c)
+}
+
+// now is the timestamp for a response line; fixed for huge responses.
+func (c *call) now() time.Time {
+	if c.f.HugeBytes > 0 {
+		return hugeEpoch
+	}
+	return time.Now().UTC()
+}
+
+func (m *Mock) root(c *call) {
+	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	c.raw(http.StatusOK, []byte("Ollama is running"))
+}
+
+func (m *Mock) version(c *call) {
+	c.json(http.StatusOK, map[string]string{"version": m.opts.Version})
+}
+
+func (m *Mock) listModels() []api.ListModelResponse {
+	out := []api.ListModelResponse{}
+	for _, name := range m.modelList() {
+		out = append(out, api.ListModelResponse{
+			Name: name, Model: name, ModifiedAt: modelEpoch, Size: modelSize(name),
+			Digest: modelDigest(name), Details: modelDetails(name),
+		})
+	}
+	return out
+}
+
+func (m *Mock) tags(c *call) {
+	c.json(http.StatusOK, api.ListResponse{Models: m.listModels()})
+}
+
+func (m *Mock) ps(c *call) {
+	m.mu.Lock()
+	loaded := make(map[string]time.Time, len(m.loaded))
+	for k, v := range m.loaded {
+		loaded[k] = v
+	}
+	m.mu.Unlock()
+	out := []api.ProcessModelResponse{}
+	for _, name := range m.modelList() {
+		t, ok := loaded[name]
+		if !ok {
+			continue
+		}
+		size := modelSize(name)
+		out = append(out, api.ProcessModelResponse{
+			Name: name, Model: name, Size: size, Digest: modelDigest(name), Details: modelDetails(name),
+			ExpiresAt: t.Add(5 * time.Minute), SizeVRAM: size, ContextLength: 4096,
+		})
+	}
+	c.json(http.StatusOK, api.ProcessResponse{Models: out})
+}
+
+// requireModel resolves name or answers 400/404 and returns "".
+func (c *call) requireModel(name string) string {
+	if strings.TrimSpace(name) == "" {
+		c.error(http.StatusBadRequest, "model is required")
+		return ""
+	}
+	got := c.m.lookupModel(name)
+	if got == "" {
+		c.error(http.StatusNotFound, fmt.Sprintf("model '%s' not found", name))
+	}
+	return got
+}
+
+func (m *Mock) show(c *call) {
+	var req api.ShowRequest
+	if !c.decode(&req) {
+		return
+	}
+	name := req.Model
+	if name == "" {
+		name = req.Name
+	}
+	model := c.requireModel(name)
+	if model == "" {
+		return
+	}
+	d := modelDetails(model)
+	caps := []string{"completion"}
+	if isEmbedModel(model) {
+		caps = []string{"embedding"}
+	}
+	c.json(http.StatusOK, map[string]any{
+		"license":    "Mock license: deterministic text for conformance tests.",
+		"modelfile":  fmt.Sprintf("# Modelfile generated by mockollama\nFROM %s\nTEMPLATE \"{{ .Prompt }}\"\n", model),
+		"parameters": "stop \"<|eot_id|>\"",
+		"template":   "{{ .Prompt }}",
+		"details":    d,
+		"model_info": map[string]any{
+			"general.architecture":         d.Family,
+			"general.parameter_count":      modelSize(model) / 2,
+			d.Family + ".context_length":   4096,
+			d.Family + ".embedding_length": defaultDims(model),
+		},
+		"capabilities": caps,
+		"modified_at":  modelEpoch,
+	})
+}
+
+// applyBodyOptions reads mock_chunks and mock_interval_ms from a request's
+// options; headers win.
+func (c *call) applyBodyOptions(opts map[string]any) bool {
+	num := func(key string, lo, hi float64) (float64, bool, bool) {
+		v, ok := opts[key]
+		if !ok {
+			return 0, false, true
+		}
+		f, isNum := v.(float64)
+		if !isNum || f != math.Trunc(f) || f < lo || f > hi {
+			c.error(http.StatusBadRequest, fmt.Sprintf("invalid options.%s %v: want an integer between %d and %d", key, v, int64(lo), int64(hi)))
+			return 0, false, false
+		}
+		return f, true, true
+	}
+	n, set, ok := num("mock_chunks", 1, maxChunks)
+	if !ok {
+		return false
+	}
+	if set && c.mask&setChunks == 0 {
+		c.f.Chunks = int(n)
+	}
+	ms, set, ok := num("mock_interval_ms", 0, float64(maxDelay/time.Millisecond))
+	if !ok {
+		return false
+	}
+	if set && c.mask&setInterval == 0 {
+		c.f.Interval = time.Duration(ms) * time.Millisecond
+	}
+	return true
+}
+
+// pieces is a source of content pieces for a text stream.
+type pieces func() (string, bool)
+
+func fixed(ps []string) pieces {
+	i := 0
+	return func() (string, bool) {
+		if i >= len(ps) {
+			return "", false
+		}
+		i++
+		return ps[i-1], true
+	}
+}
+
+// filler is a deterministic ASCII block for huge responses.
+func filler(seed int64, model, prompt string) string {
+	r := rng(seed, "huge", normalizeModel(model), prompt)
+	var b strings.Builder
+	for b.Len() < hugePiece {
+		b.WriteString(words(r, 32))
+		b.WriteByte(' ')
+	}
+	return b.String()[:hugePiece]
+}
+
+// hugeSource yields pieces of filler whose encoded units (each overhead
+// bytes plus the piece) add up to budget.
+func hugeSource(fill string, budget int64, overhead int) pieces {
+	remaining := budget
+	return func() (string, bool) {
+		if remaining <= 0 {
+			return "", false
+		}
+		n := remaining - int64(overhead)
+		if n > int64(len(fill)) {
+			n = int64(len(fill))
+		}
+		if n < 1 {
+			n = 1
+		}
+		remaining -= n + int64(overhead)
+		return fill[:n], true
+	}
+}
+
+// textUnits strings together the units of a text stream.
+func textUnits(prefix [][]byte, src pieces, encode func(string) []byte, suffixFn func() [][]byte) func() []byte {
+	stage := 0
+	var suffix [][]byte
+	return func() []byte {
+		if stage == 0 {
+			if len(prefix) > 0 {
+				u := prefix[0]
+				prefix = prefix[1:]
+				return u
+			}
+			stage = 1
+		}
+		if stage == 1 {
+			if p, ok := src(); ok {
+				return encode(p)
+			}
+			stage = 2
+			if suffixFn != nil {
+				suffix = suffixFn()
+			}
+		}
+		if len(suffix) > 0 {
+			u := suffix[0]
+			suffix = suffix[1:]
+			return u
+		}
+		return nil
+	}
+}
+
+// plan decides the content of a text response: the text and its pieces, or
+// for a huge response a source sized so the whole stream totals HugeBytes.
+type plan struct {
+	text      string // the full text (normal responses)
+	evalCount int
+	huge      bool
+	fill      string
+}
+
+func (c *call) plan(model, prompt string) plan {
+	if c.f.HugeBytes > 0 {
+		return plan{huge: true, fill: filler(c.m.opts.Seed, model, prompt), evalCount: int(c.f.HugeBytes / 4)}
+	}
+	t := textFor(c.m.opts.Seed, model, prompt, c.f.Chunks)
+	return plan{text: t, evalCount: tokens(t)}
+}
+
+func unitsLen(us [][]byte) int64 {
+	var n int64
+	for _, u := range us {
+		n += int64(len(u))
+	}
+	return n
+}
+
+// runText streams a text response (or, for huge plans, one sized to
+// HugeBytes).
+// suffix is called when the content is exhausted, so that timestamps in it
+// are fresh; for huge plans it is also called up front to size the content
+// (huge responses use a fixed clock, so both calls agree).
+func (c *call) runText(contentType string, p plan, prefix [][]byte, suffix func() [][]byte, encode func(string) []byte) {
+	var src pieces
+	if p.huge {
+		overhead := len(encode(""))
+		budget := c.f.HugeBytes - unitsLen(prefix) - unitsLen(suffix())
+		src = hugeSource(p.fill, budget, overhead)
+	} else {
+		src = fixed(split(p.text, c.f.Chunks))
+	}
+	c.stream(contentType, textUnits(prefix, src, encode, suffix))
+}
+
+// fullText is the whole content of a non-streamed response (huge: about
+// total bytes of filler).
+func (p plan) fullText(total int64) string {
+	if !p.huge {
+		return p.text
+	}
+	var b strings.Builder
+	for int64(b.Len()) < total {
+		n := min(int64(len(p.fill)), total-int64(b.Len()))
+		b.WriteString(p.fill[:n])
+	}
+	return b.String()
+}
+
+func line(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":"mock: encoding response"}`)
+	}
+	return append(b, '\n')
+}
+
+func streamWanted(s *bool) bool { return s == nil || *s }
+
+func (m *Mock) generate(c *call) {
+	var req api.GenerateRequest
+	if !c.decode(&req) {
+		return
+	}
+	model := c.requireModel(req.Model)
+	if model == "" || !c.applyBodyOptions(req.Options) {
+		return
+	}
+	if isEmbedModel(model) {
+		c.error(http.StatusBadRequest, fmt.Sprintf("%q does not support generate", req.Model))
+		return
+	}
+	m.markLoaded(model)
+	stream := streamWanted(req.Stream)
+	if req.Prompt == "" && len(req.Images) == 0 && len(req.Context) == 0 && c.f.HugeBytes == 0 {
+		// Ollama only loads the model.
+		r := api.GenerateResponse{Model: model, CreatedAt: c.now(), Done: true, DoneReason: "load"}
+		if stream {
+			c.stream(ndjson, textUnits([][]byte{line(r)}, fixed(nil), nil, nil))
+		} else {
+			c.json(http.StatusOK, r)
+		}
+		return
+	}
+	prompt := req.System + "\x00" + req.Prompt
+	p := c.plan(model, prompt)
+	mkDone := func() api.GenerateResponse {
+		return api.GenerateResponse{
+			Model: model, CreatedAt: c.now(), Done: true, DoneReason: "stop",
+			Context: contextTokens(m.opts.Seed, model, prompt, p.text),
+			Metrics: metrics(tokens(prompt), p.evalCount),
+		}
+	}
+	if !stream {
+		done := mkDone()
+		done.Response = p.fullText(c.f.HugeBytes)
+		c.json(http.StatusOK, done)
+		return
+	}
+	encode := func(s string) []byte {
+		return line(api.GenerateResponse{Model: model, CreatedAt: c.now(), Response: s})
+	}
+	c.runText(ndjson, p, nil, func() [][]byte { return [][]byte{line(mkDone())} }, encode)
+}
+
+// chatPrompt flattens messages into the prompt that determines the text.
+func chatPrompt(msgs []api.Message) string {
+	var b strings.Builder
+	for _, msg := range msgs {
+		b.WriteString(msg.Role)
+		b.WriteString(": ")
+		b.WriteString(msg.Content)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (m *Mock) chat(c *call) {
+	var req api.ChatRequest
+	if !c.decode(&req) {
+		return
+	}
+	model := c.requireModel(req.Model)
+	if model == "" || !c.applyBodyOptions(req.Options) {
+		return
+	}
+	if isEmbedModel(model) {
+		c.error(http.StatusBadRequest, fmt.Sprintf("%q does not support chat", req.Model))
+		return
+	}
+	m.markLoaded(model)
+	stream := streamWanted(req.Stream)
+	assistant := func(s string) api.Message { return api.Message{Role: "assistant", Content: s} }
+	if len(req.Messages) == 0 && c.f.HugeBytes == 0 {
+		r := api.ChatResponse{Model: model, CreatedAt: c.now(), Message: assistant(""), Done: true, DoneReason: "load"}
+		if stream {
+			c.stream(ndjson, textUnits([][]byte{line(r)}, fixed(nil), nil, nil))
+		} else {
+			c.json(http.StatusOK, r)
+		}
+		return
+	}
+	prompt := chatPrompt(req.Messages)
+	p := c.plan(model, prompt)
+	mkDone := func() api.ChatResponse {
+		return api.ChatResponse{
+			Model: model, CreatedAt: c.now(), Message: assistant(""), Done: true, DoneReason: "stop",
+			Metrics: metrics(tokens(prompt), p.evalCount),
+		}
+	}
+	if !stream {
+		done := mkDone()
+		done.Message = assistant(p.fullText(c.f.HugeBytes))
+		c.json(http.StatusOK, done)
+		return
+	}
+	encode := func(s string) []byte {
+		return line(api.ChatResponse{Model: model, CreatedAt: c.now(), Message: assistant(s)})
+	}
+	c.runText(ndjson, p, nil, func() [][]byte { return [][]byte{line(mkDone())} }, encode)
+}
+
+func (m *Mock) pull(c *call) {
+	var req api.PullRequest
+	if !c.decode(&req) {
+		return
+	}
+	name := req.Model
+	if name == "" {
+		name = req.Name
+	}
+	if strings.TrimSpace(name) == "" {
+		c.error(http.StatusBadRequest, "model is required")
+		return
+	}
+	name = normalizeModel(name)
+	if !streamWanted(req.Stream) {
+		m.addModel(name)
+		c.json(http.StatusOK, api.ProgressResponse{Status: "success"})
+		return
+	}
+	var units [][]byte
+	units = append(units, line(api.ProgressResponse{Status: "pulling manifest"}))
+	steps := max(c.f.Chunks, 1)
+	for i, layer := range []string{"model", "template", "license", "params"} {
+		d := digestOf("layer", name, layer)
+		digest := "sha256:" + hex.EncodeToString(d[:])
+		total := int64(100 + i*37)
+		if i == 0 {
+			total = modelSize(name)
+		}
+		for s := 1; s <= steps; s++ {
+			units = append(units, line(api.ProgressResponse{
+				Status: "pulling " + digest[7:19], Digest: digest, Total: total,
+				Completed: total * int64(s) / int64(steps),
+			}))
+		}
+	}
+	for _, s := range []string{"verifying sha256 digest", "writing manifest", "success"} {
+		units = append(units, line(api.ProgressResponse{Status: s}))
+	}
+	if c.stream(ndjson, textUnits(units, fixed(nil), nil, nil)) {
+		m.addModel(name)
+	}
+}
+
+// embedInputs accepts a string or an array of strings.
+func embedInputs(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return []string{}, nil
+	case string:
+		if x == "" {
+			return []string{}, nil
+		}
+		return []string{x}, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("invalid input type: every input must be a string")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("invalid input type")
+	}
+}
+
+func (m *Mock) embed(c *call) {
+	var req api.EmbedRequest
+	if !c.decode(&req) {
+		return
+	}
+	model := c.requireModel(req.Model)
+	if model == "" {
+		return
+	}
+	inputs, err := embedInputs(req.Input)
+	if err != nil {
+		c.error(http.StatusBadRequest, err.Error())
+		return
+	}
+	m.markLoaded(model)
+	out := api.EmbedResponse{Model: model, Embeddings: [][]float32{}}
+	n := 0
+	for _, in := range inputs {
+		out.Embeddings = append(out.Embeddings, Embedding(m.opts.Seed, model, in, req.Dimensions))
+		n += tokens(in)
+	}
+	mt := metrics(n, 0)
+	out.TotalDuration, out.LoadDuration, out.PromptEvalCount = mt.TotalDuration, mt.LoadDuration, n
+	c.json(http.StatusOK, out)
+}
+
+func (m *Mock) embeddings(c *call) {
+	var req api.EmbeddingRequest
+	if !c.decode(&req) {
+		return
+	}
+	model := c.requireModel(req.Model)
+	if model == "" {
+		return
+	}
+	m.markLoaded(model)
+	out := api.EmbeddingResponse{Embedding: []float64{}}
+	if req.Prompt != "" {
+		for _, f := range Embedding(m.opts.Seed, model, req.Prompt, 0) {
+			out.Embedding = append(out.Embedding, float64(f))
+		}
+	}
+	c.json(http.StatusOK, out)
+}
+
+var blobDigest = regexp.MustCompile(`^sha256[:-]([0-9a-f]{64})$`)
+
+func blobKey(c *call) (string, bool) {
+	d := strings.TrimPrefix(c.r.URL.Path, "/api/blobs/")
+	mm := blobDigest.FindStringSubmatch(d)
+	if mm == nil {
+		return d, false
+	}
+	return mm[1], true
+}
+
+func (m *Mock) blobPost(c *call) {
+	key, ok := blobKey(c)
+	if !ok {
+		c.error(http.StatusBadRequest, fmt.Sprintf("invalid digest format %q: want sha256:<64 hex digits>", key))
+		return
+	}
+	if got := c.bodySHA; got != key {
+		c.error(http.StatusBadRequest, fmt.Sprintf("digest mismatch, expected %q, got %q", "sha256:"+key, "sha256:"+got))
+		return
+	}
+	m.mu.Lock()
+	m.blobs[key] = true
+	m.mu.Unlock()
+	c.raw(http.StatusCreated, nil)
+}
+
+func (m *Mock) blobHead(c *call) {
+	key, ok := blobKey(c)
+	if !ok {
+		c.error(http.StatusBadRequest, fmt.Sprintf("invalid digest format %q", key))
+		return
+	}
+	m.mu.Lock()
+	have := m.blobs[key]
+	m.mu.Unlock()
+	if !have {
+		c.error(http.StatusNotFound, fmt.Sprintf("blob %q not found", "sha256:"+key))
+		return
+	}
+	c.raw(http.StatusOK, nil)
+}
