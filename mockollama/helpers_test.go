@@ -65,9 +65,25 @@ type arrival struct {
 	line string
 }
 
-// streamLines reads a streamed response line by line (blank SSE separators
-// dropped), recording arrival times relative to nothing in particular.
-func streamLines(t *testing.T, ctx context.Context, method, url, body string, hdr map[string]string) (*http.Response, []arrival, time.Time, error) {
+// streamed is a streamed response read line by line, with arrival times.
+type streamed struct {
+	resp    *http.Response
+	sent    time.Time // request sent
+	headers time.Time // status and headers received
+	lines   []arrival // non-blank lines (SSE separators dropped)
+	body    []byte    // every byte received
+	err     error     // transport or read error
+}
+
+func (s streamed) gaps() []time.Duration {
+	var out []time.Duration
+	for i := 1; i < len(s.lines); i++ {
+		out = append(out, s.lines[i].at.Sub(s.lines[i-1].at))
+	}
+	return out
+}
+
+func stream(t *testing.T, ctx context.Context, method, url, body string, hdr map[string]string) streamed {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
@@ -76,22 +92,30 @@ func streamLines(t *testing.T, ctx context.Context, method, url, body string, hd
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	sent := time.Now()
+	out := streamed{sent: time.Now()}
 	r, err := client().Do(req)
+	out.headers = time.Now()
 	if err != nil {
-		return nil, nil, sent, err
+		out.err = err
+		return out
 	}
 	defer r.Body.Close()
-	var out []arrival
-	sc := bufio.NewScanner(r.Body)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
+	out.resp = r
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	for {
+		l, err := br.ReadBytes('\n')
+		out.body = append(out.body, l...)
+		if len(bytes.TrimSpace(l)) > 0 {
+			out.lines = append(out.lines, arrival{time.Now(), string(bytes.TrimRight(l, "\n"))})
 		}
-		out = append(out, arrival{time.Now(), sc.Text()})
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			out.err = err
+			return out
+		}
 	}
-	return r, out, sent, sc.Err()
 }
 
 func sha(b []byte) string {
