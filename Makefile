@@ -4,7 +4,7 @@ BIN       ?= bin
 GOFLAGS   ?=
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-short lint conformance e2e images bench fuzz soak clean
+.PHONY: all build test test-short lint conformance requirements e2e images bench fuzz soak clean
 
 all: build test
 
@@ -24,6 +24,9 @@ lint: ## go vet and staticcheck (pinned, from the module proxy)
 
 conformance: ## run every requirement against the builtin reference proxy
 	$(GO) run ./cmd/tollgate run --report-dir reports/conformance
+
+requirements: ## regenerate suites/REQUIREMENTS.md from the catalogue
+	$(GO) run ./cmd/tollgate list --format markdown > suites/REQUIREMENTS.md
 
 clean:
 	rm -rf $(BIN) reports
