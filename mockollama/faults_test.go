@@ -102,9 +102,22 @@ func TestIntervalAndChunks(t *testing.T) {
 	if st.resp.ContentLength != -1 {
 		t.Errorf("stream has a Content-Length %d", st.resp.ContentLength)
 	}
-	for i, g := range st.gaps() {
+	for _, g := range st.gaps() {
 		within(t, "gap", g, 45*time.Millisecond, 2*time.Second)
-		_ = i
+	}
+	// created_at tells the truth about when each line was sent, done line included.
+	var prev time.Time
+	for i, l := range st.lines {
+		var g struct {
+			CreatedAt time.Time `json:"created_at"`
+		}
+		if err := json.Unmarshal([]byte(l.line), &g); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			within(t, "created_at step", g.CreatedAt.Sub(prev), 45*time.Millisecond, 2*time.Second)
+		}
+		prev = g.CreatedAt
 	}
 
 	// Body options, when no header says otherwise.

@@ -264,34 +264,47 @@ func hugeSource(fill string, budget int64, overhead int) pieces {
 	}
 }
 
-// textUnits strings together the units of a text stream.
-func textUnits(prefix [][]byte, src pieces, encode func(string) []byte, suffixFn func() [][]byte) func() []byte {
+// unit produces the bytes of one stream unit; it is called only when the
+// unit is about to be written, so timestamps in it are fresh.
+type unit func() []byte
+
+func constant(b []byte) unit { return func() []byte { return b } }
+
+// textUnits strings together the units of a text stream: prefix, one unit per
+// content piece, then suffix (evaluated when first written).
+func textUnits(prefix [][]byte, src pieces, encode func(string) []byte, suffixFn func() [][]byte) func() (unit, bool) {
 	stage := 0
-	var suffix [][]byte
-	return func() []byte {
+	var nsuffix, i int
+	var fresh [][]byte
+	return func() (unit, bool) {
 		if stage == 0 {
 			if len(prefix) > 0 {
 				u := prefix[0]
 				prefix = prefix[1:]
-				return u
+				return constant(u), true
 			}
 			stage = 1
 		}
 		if stage == 1 {
 			if p, ok := src(); ok {
-				return encode(p)
+				return func() []byte { return encode(p) }, true
 			}
 			stage = 2
 			if suffixFn != nil {
-				suffix = suffixFn()
+				nsuffix = len(suffixFn())
 			}
 		}
-		if len(suffix) > 0 {
-			u := suffix[0]
-			suffix = suffix[1:]
-			return u
+		if i < nsuffix {
+			k := i
+			i++
+			return func() []byte {
+				if fresh == nil {
+					fresh = suffixFn()
+				}
+				return fresh[k]
+			}, true
 		}
-		return nil
+		return nil, false
 	}
 }
 

@@ -380,10 +380,10 @@ func (c *call) reset() {
 	_ = conn.Close()
 }
 
-// stream sends units produced by next (nil = end) as a flushed stream,
-// applying the chunk-level faults. It reports whether the stream ran to its
-// end.
-func (c *call) stream(contentType string, next func() []byte) bool {
+// stream sends the units produced by next (false = end) as a flushed
+// stream, applying the chunk-level faults. It reports whether the stream ran
+// to its end.
+func (c *call) stream(contentType string, next func() (unit, bool)) bool {
 	h := c.w.Header()
 	h.Set("Content-Type", contentType)
 	if strings.HasPrefix(contentType, "text/event-stream") {
@@ -416,14 +416,14 @@ func (c *call) stream(contentType string, next func() []byte) bool {
 		return false
 	}
 	for {
-		unit := next()
-		if unit == nil {
+		u, ok := next()
+		if !ok {
 			return true
 		}
 		if sent > 0 && !c.sleep(c.f.Interval) {
 			return false
 		}
-		if _, err := c.w.Write(unit); err != nil {
+		if _, err := c.w.Write(u()); err != nil {
 			c.gone()
 			return false
 		}
