@@ -159,6 +159,7 @@ func (m *Mock) show(c *call) {
 	}
 	name := req.Model
 	if name == "" {
+		//lint:ignore SA1019 Ollama still accepts the deprecated "name" field, so the mock does too.
 		name = req.Name
 	}
 	model := c.requireModel(name)
@@ -484,6 +485,7 @@ func (m *Mock) pull(c *call) {
 	}
 	name := req.Model
 	if name == "" {
+		//lint:ignore SA1019 Ollama still accepts the deprecated "name" field, so the mock does too.
 		name = req.Name
 	}
 	if strings.TrimSpace(name) == "" {
