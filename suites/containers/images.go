@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -98,7 +99,7 @@ func EnsureImages(ctx context.Context, opts BuildOptions) ([]ImageStatus, error)
 	var out []ImageStatus
 	for _, s := range specs {
 		start := time.Now()
-		st, err := ensureImage(ctx, cli.Client, s, filepath.Join(work, s.Name), filepath.Join(binDir, s.Binary), opts.Force)
+		st, err := ensureImage(ctx, cli.Client, s, filepath.Join(work, s.Name), filepath.Join(binDir, path.Base(s.Package)), opts.Force)
 		if err != nil {
 			return out, fmt.Errorf("image %s cannot be built: %s", s.Ref, oneLine(err.Error()))
 		}
