@@ -28,5 +28,13 @@ conformance: ## run every requirement against the builtin reference proxy
 requirements: ## regenerate suites/REQUIREMENTS.md from the catalogue
 	$(GO) run ./cmd/tollgate list --format markdown > suites/REQUIREMENTS.md
 
+images: ## build the FROM-scratch container images from host-built static binaries; only stale ones, nothing pulled
+	$(GO) run ./suites/containers/cmd/buildimages
+
+e2e: images ## container suites (NET-*) against the local Docker engine: host and container topologies, both drivers
+	TESTCONTAINERS_RYUK_DISABLED=$${TESTCONTAINERS_RYUK_DISABLED:-true} \
+	TESTCONTAINERS_HOST_OVERRIDE=$${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1} \
+	$(GO) test -tags e2e -count=1 -timeout 10m ./suites/containers/...
+
 clean:
 	rm -rf $(BIN) reports
