@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -27,25 +28,32 @@ func engineError(err error) error {
 	if err == nil || errors.Is(err, ErrEngine) {
 		return err
 	}
-	return &engineErr{msg: "container engine unavailable: " + oneLine(err.Error()) +
-		" (is the Docker daemon running, and DOCKER_HOST right?)"}
+	msg := "container engine unavailable: " + oneLine(err.Error())
+	if !strings.Contains(strings.ToLower(msg), "daemon") {
+		msg += " (is the Docker daemon running, and DOCKER_HOST right?)"
+	}
+	return &engineErr{msg: msg}
 }
 
 // CheckEngine verifies a Docker engine answers and is recent enough. A nil
 // error means the container suites can run; otherwise the error (wrapping
 // ErrEngine) is one line fit for the terminal.
+//
+// The engine is the one DOCKER_HOST names (default unix:///var/run/docker.sock),
+// asked directly first: testcontainers-go would otherwise fall back silently
+// to another socket when DOCKER_HOST is wrong, and dockertest would not.
 func CheckEngine(ctx context.Context) error {
 	prepareEnv()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	plain, err := client.New(client.FromEnv)
 	if err != nil {
 		return engineError(err)
 	}
-	defer cli.Close()
-	ping, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	defer plain.Close()
+	ping, err := plain.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
-		return engineError(err)
+		return engineError(fmt.Errorf("no Docker engine answers at %s: %w", plain.DaemonHost(), err))
 	}
 	if ping.OSType != "" && ping.OSType != "linux" {
 		return engineError(fmt.Errorf("engine runs %s containers; Tollgate's images are linux", ping.OSType))
@@ -53,7 +61,11 @@ func CheckEngine(ctx context.Context) error {
 	if ping.APIVersion != "" && versionLess(ping.APIVersion, MinAPIVersion) {
 		return engineError(fmt.Errorf("engine API %s is older than %s", ping.APIVersion, MinAPIVersion))
 	}
-	return nil
+	tc, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return engineError(fmt.Errorf("testcontainers-go: %w", err))
+	}
+	return tc.Close()
 }
 
 // versionLess compares dotted API versions ("1.41" < "1.9" is false).

@@ -77,6 +77,9 @@ func NewRunID() string {
 // error when no engine answers, and when a required image is missing
 // locally (it never pulls).
 func NewSession(ctx context.Context, opts SessionOptions) (*Session, error) {
+	if err := CheckEngine(ctx); err != nil {
+		return nil, err
+	}
 	d, err := NewDriver(ctx, opts.Driver)
 	if err != nil {
 		return nil, err
