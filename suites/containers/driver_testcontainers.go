@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -314,8 +313,3 @@ func (d *tcDriver) RemoveLabelled(ctx context.Context, selector string) (Removed
 }
 
 func (d *tcDriver) Close() error { return d.cli.Close() }
-
-// Client exposes the engine client for the image builder.
-func (d *tcDriver) engine() *client.Client { return d.cli.Client }
-
-var _ io.Closer = (*tcDriver)(nil)
