@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Micro-benchmarks of the request path. They measure cost (ns/op, B/op,
+// allocs/op); they assert nothing about speed. `make bench` runs them.
+
+const benchTok = "bench-T0ken_abcdefghijklmnopqrstuvwxyz012345"
+
+func benchRequest(method, target string, hdr ...string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Add(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+func BenchmarkAuthorized(b *testing.B) {
+	want := digestOf(benchTok)
+	cases := []struct {
+		name string
+		r    *http.Request
+		ok   bool
+	}{
+		{"valid", benchRequest("POST", "/api/generate", "Authorization", "Bearer "+benchTok), true},
+		{"wrong", benchRequest("POST", "/api/generate", "Authorization", "Bearer "+strings.ToUpper(benchTok)), false},
+		{"missing", benchRequest("POST", "/api/generate"), false},
+		{"basic", benchRequest("POST", "/api/generate", "Authorization", "Basic dXNlcjpwYXNz"), false},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if authorized(c.r, want) != c.ok {
+					b.Fatal("unexpected verdict")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkIsExempt(b *testing.B) {
+	cases := []struct {
+		name string
+		r    *http.Request
+		ok   bool
+	}{
+		{"health", benchRequest("GET", "/api/tags"), true},
+		{"variant", benchRequest("GET", "/api/tags/"), false},
+		{"generate", benchRequest("POST", "/api/generate"), false},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if IsExempt(c.r) != c.ok {
+					b.Fatal("unexpected verdict")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkScrubRequestHeaders(b *testing.B) {
+	src := http.Header{
+		"Authorization":     {"Bearer " + benchTok},
+		"Content-Type":      {"application/json"},
+		"Accept":            {"application/x-ndjson"},
+		"User-Agent":        {"ollama/0.12.6 (amd64 linux) Go/go1.26"},
+		"X-Forwarded-For":   {"203.0.113.9"},
+		"X-Forwarded-Proto": {"https"},
+		"Forwarded":         {"for=203.0.113.9"},
+		"X-Real-Ip":         {"203.0.113.9"},
+	}
+	h := make(http.Header, len(src))
+	b.ReportAllocs()
+	for b.Loop() {
+		for k, v := range src {
+			h[k] = v
+		}
+		scrubRequestHeaders(h)
+		if len(h) != 3 {
+			b.Fatalf("left %v", h)
+		}
+	}
+}
+
+// BenchmarkProxiedRequest is a full round trip over loopback: client ->
+// Handler (served by Serve) -> a small JSON backend, on keep-alive
+// connections. "rejected" stops at the 401.
+func BenchmarkProxiedRequest(b *testing.B) {
+	body := []byte(`{"model":"llama3.2:1b","created_at":"2026-01-01T00:00:00Z","response":"Rayleigh scattering.","done":true}` + "\n")
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	}))
+	defer backend.Close()
+	h, err := NewHandler(Config{BackendAddr: backend.Listener.Addr().String(), Token: benchTok, ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = Serve(ctx, ln, h, Config{ShutdownGrace: time.Second}); close(done) }()
+	defer func() { cancel(); <-done }()
+	url := "http://" + ln.Addr().String() + "/api/generate"
+	reqBody := []byte(`{"model":"llama3.2:1b","prompt":"Why is the sky blue?","stream":false}`)
+
+	for _, c := range []struct {
+		name   string
+		auth   bool
+		status int
+	}{{"proxied", true, 200}, {"rejected", false, 401}} {
+		b.Run(c.name, func(b *testing.B) {
+			tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(reqBody))
+					req.Header.Set("Content-Type", "application/json")
+					if c.auth {
+						req.Header.Set("Authorization", "Bearer "+benchTok)
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != c.status {
+						b.Errorf("status %d, want %d", resp.StatusCode, c.status)
+						return
+					}
+				}
+			})
+		})
+	}
+}
