@@ -61,6 +61,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target) // also sets Host to the backend's address
+			// ReverseProxy re-encodes queries it cannot parse (";", bad
+			// escapes); forward the client's query byte-exact instead. The
+			// proxy never decides anything from the query, so there is no
+			// parser differential to guard against.
+			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			scrubRequestHeaders(pr.Out.Header)
 		},
 		Transport:     h.transport,
@@ -98,6 +103,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if !(h.cfg.HealthExempt && IsExempt(r)) && !authorized(r, h.want.Load()) {
+		if r.ContentLength != 0 {
+			// Do not read (or wait for) a body nobody will use: without
+			// this, net/http drains up to 256 KiB before answering.
+			rec.Header().Set("Connection", "close")
+		}
 		writeJSON(rec, http.StatusUnauthorized, unauthorizedBody, true)
 		return
 	}
