@@ -69,7 +69,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 			scrubRequestHeaders(pr.Out.Header)
 		},
 		Transport:     h.transport,
-		FlushInterval: -1, // stream every write: NDJSON and SSE chunk by chunk
+		// Streams (text/event-stream, or no Content-Length: NDJSON) are
+		// flushed on every write whatever this says, headers at once.
+		// A body of known length is flushed at most this long after a
+		// write, so a small answer leaves in one write, headers and body
+		// together, instead of a header flush from a timer goroutine
+		// followed by a body flush (-1 costs both on every request).
+		FlushInterval: knownLengthFlushInterval,
 		BufferPool:    newBufferPool(),
 		ErrorHandler:  h.backendError,
 		ErrorLog:      slog.NewLogLogger(red, slog.LevelWarn),

@@ -14,6 +14,10 @@ const (
 	maxIdleConnsPerHost = 128
 	idleConnTimeout     = 90 * time.Second
 	copyBufferSize      = 32 << 10
+
+	// knownLengthFlushInterval bounds how long part of a response body of
+	// known length may sit in the server's buffer (streams flush at once).
+	knownLengthFlushInterval = 50 * time.Millisecond
 )
 
 // newTransport returns the backend transport: HTTP/1.1 only, no environment
