@@ -68,7 +68,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			scrubRequestHeaders(pr.Out.Header)
 		},
-		Transport:     h.transport,
+		Transport: h.transport,
 		// Streams (text/event-stream, or no Content-Length: NDJSON) are
 		// flushed on every write whatever this says, headers at once.
 		// A body of known length is flushed at most this long after a
