@@ -117,6 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, http.StatusUnauthorized, unauthorizedBody, true)
 		return
 	}
+	bufferSmallBody(r)
 	h.proxy.ServeHTTP(rec, r)
 }
 
