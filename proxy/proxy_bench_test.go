@@ -49,7 +49,7 @@ func BenchmarkAuthorized(b *testing.B) {
 	}
 }
 
-func BenchmarkIsExempt(b *testing.B) {
+func BenchmarkExemptionMatch(b *testing.B) {
 	cases := []struct {
 		name string
 		r    *http.Request
