@@ -145,14 +145,16 @@ func ensureImage(ctx context.Context, cli *client.Client, s images.Spec, dir, bi
 	}
 	st.Hash = hash
 
-	if !force {
-		img, err := cli.ImageInspect(ctx, s.Ref)
-		switch {
-		case err == nil && img.Config != nil && img.Config.Labels[images.LabelContentHash] == hash:
+	var previous string // the image this build replaces, if it is one of ours
+	if img, err := cli.ImageInspect(ctx, s.Ref); err == nil {
+		if img.Config != nil && img.Config.Labels[images.LabelContentHash] == hash && !force {
 			return st, nil
-		case err != nil && !cerrdefs.IsNotFound(err):
-			return st, err
 		}
+		if img.Config != nil && img.Config.Labels[images.LabelImage] == s.Name {
+			previous = img.ID
+		}
+	} else if !cerrdefs.IsNotFound(err) {
+		return st, err
 	}
 
 	res, err := cli.ImageBuild(ctx, bytes.NewReader(tarball), client.ImageBuildOptions{
@@ -182,6 +184,10 @@ func ensureImage(ctx context.Context, cli *client.Client, s images.Spec, dir, bi
 		return st, errors.New("built image does not carry the expected content hash")
 	}
 	st.Built = true
+	if previous != "" && previous != img.ID {
+		// The old image is now untagged; remove it unless a container still uses it.
+		_, _ = cli.ImageRemove(ctx, previous, client.ImageRemoveOptions{})
+	}
 	return st, nil
 }
 
