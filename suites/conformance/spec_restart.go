@@ -84,6 +84,6 @@ var _ = Requirement("RST-003", func(ctx SpecContext) {
 	Eventually(streamed).WithTimeout(10 * time.Second).Should(Receive(&s))
 	Expect(s.Err).NotTo(HaveOccurred(), "the in-flight stream was cut by SIGTERM")
 	Expect(hasDone(s)).To(BeTrue(), "the in-flight stream must finish after SIGTERM")
-	Eventually(stopped).WithTimeout(15 * time.Second).Should(Receive(BeNil()), "the proxy must exit after draining")
+	Eventually(stopped).WithTimeout(15*time.Second).Should(Receive(BeNil()), "the proxy must exit after draining")
 	Expect(inst.ExitCode()).To(BeZero(), "exit status after SIGTERM")
 })
