@@ -248,9 +248,14 @@ func (d *dtDriver) Remove(ctx context.Context, id string) error {
 	return ignoreNoSuch(d.pool.Client.RemoveContainer(dc.RemoveContainerOptions{ID: id, Force: true, RemoveVolumes: true, Context: ctx}))
 }
 
+// ignoreNoSuch treats a container that is gone, or whose removal is already
+// in progress (another cleanup), as removed.
 func ignoreNoSuch(err error) error {
-	var noSuch *dc.NoSuchContainer
-	if errors.As(err, &noSuch) {
+	var (
+		noSuch *dc.NoSuchContainer
+		apiErr *dc.Error
+	)
+	if errors.As(err, &noSuch) || (errors.As(err, &apiErr) && apiErr.Status == 409) {
 		return nil
 	}
 	return err

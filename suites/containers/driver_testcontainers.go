@@ -252,8 +252,8 @@ func (d *tcDriver) Remove(ctx context.Context, id string) error {
 
 func (d *tcDriver) forceRemove(ctx context.Context, id string) error {
 	_, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && cerrdefs.IsNotFound(err) {
-		return nil
+	if err != nil && (cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err)) {
+		return nil // gone, or its removal already in progress (another cleanup)
 	}
 	return err
 }

@@ -26,9 +26,12 @@ func newSession(ctx context.Context, driver string) *containers.Session {
 	s, err := containers.NewSession(ctx, containers.SessionOptions{Driver: driver, HandleSignals: true, Log: GinkgoWriter})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {
-		_, err := s.Close(ctx)
+		// Close and the check run to the end even when the run is interrupted.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, err := s.Close(cctx)
 		Expect(err).NotTo(HaveOccurred())
-		left, err := containers.Cleanup(ctx, s.RunID)
+		left, err := containers.Cleanup(cctx, s.RunID)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(left).To(Equal(containers.Removed{}), "resources of run %s left behind", s.RunID)
 	})

@@ -64,6 +64,7 @@ type Session struct {
 	closed    bool
 
 	stopSignals func()
+	cleanupMu   sync.Mutex
 }
 
 // NewRunID returns a fresh run ID: "tg" and 10 hex digits.
@@ -120,9 +121,7 @@ func (s *Session) handleSignals(exit bool) func() {
 		select {
 		case sig := <-ch:
 			signal.Stop(ch)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			rm, err := s.Driver.RemoveLabelled(ctx, LabelRun+"="+s.RunID)
-			cancel()
+			rm, err := s.removeAll(context.Background())
 			fmt.Fprintf(s.log, "containers: %v: removed run %s (%s)%s\n", sig, s.RunID, rm, errSuffix(err))
 			if exit {
 				os.Exit(130)
@@ -184,7 +183,8 @@ func (s *Session) RequireImages(ctx context.Context, refs ...string) error {
 	return nil
 }
 
-// Close removes every resource of the run and releases the driver.
+// Close removes every resource of the run and releases the driver. It is
+// safe to call more than once and concurrently with the signal handler.
 func (s *Session) Close(ctx context.Context) (Removed, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -196,8 +196,19 @@ func (s *Session) Close(ctx context.Context) (Removed, error) {
 	if s.stopSignals != nil {
 		s.stopSignals()
 	}
-	rm, err := s.Driver.RemoveLabelled(ctx, LabelRun+"="+s.RunID)
+	rm, err := s.removeAll(ctx)
 	return rm, errors.Join(err, s.Driver.Close())
+}
+
+// removeAll removes every resource of the run. It runs even when ctx is
+// already cancelled (an interrupted run is when it matters most), bounded
+// by its own deadline, and one removal at a time (signal handler and Close).
+func (s *Session) removeAll(ctx context.Context) (Removed, error) {
+	s.cleanupMu.Lock()
+	defer s.cleanupMu.Unlock()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return s.Driver.RemoveLabelled(rctx, LabelRun+"="+s.RunID)
 }
 
 // Cleanup removes the containers, networks and volumes of one run, or of

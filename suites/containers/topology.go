@@ -342,7 +342,9 @@ func (t *ContainerTopology) ContainerChecks(ctx context.Context) []Verdict {
 
 // Close removes the topology's containers and volume.
 func (t *ContainerTopology) Close(ctx context.Context) error {
-	_, err := t.s.Driver.RemoveLabelled(ctx, LabelTopology+"="+t.ID)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := t.s.Driver.RemoveLabelled(rctx, LabelTopology+"="+t.ID)
 	return err
 }
 
