@@ -121,7 +121,8 @@ func finishDescriptor(cfg *conformance.Config, ft *fileTarget, stdout io.Writer)
 // once the run is over; results.json, summary.md and junit.xml are written
 // by the suite itself.
 func writeHumanReports(dir string, cfg conformance.Config, out conformance.Outcome, stdout io.Writer) {
-	red := report.NewRedactor(cfg.Token)
+	red := out.Redactor
+	red.Add(cfg.Token)
 	if err := report.WriteHTML(filepath.Join(dir, "report.html"), out.Meta, out.Results, red); err != nil {
 		fmt.Fprintf(stdout, "cannot write report.html: %v\n", err)
 	}

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/suites/catalog"
@@ -22,8 +23,12 @@ func TestBuiltinConformance(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"results.json", "summary.md", "junit.xml"} {
-		if _, err := os.Stat(dir + "/" + f); err != nil {
+		b, err := os.ReadFile(dir + "/" + f)
+		if err != nil {
 			t.Errorf("report %s not written: %v", f, err)
+		}
+		if strings.Contains(string(b), H.Token) {
+			t.Errorf("report %s contains the run's token", f)
 		}
 	}
 }

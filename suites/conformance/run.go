@@ -22,9 +22,10 @@ import (
 
 // Outcome is what a run produced.
 type Outcome struct {
-	Meta    report.Meta
-	Results []report.Result
-	Exit    int
+	Meta     report.Meta
+	Results  []report.Result
+	Exit     int
+	Redactor *report.Redactor // knows every token the run made, for later artifacts
 }
 
 // run is the state shared between Run and the suite's report nodes.
@@ -73,7 +74,7 @@ func Run(t GinkgoTestingT, cfg Config) Outcome {
 	if meta.SuiteError != "" {
 		exit = report.ExitHarness
 	}
-	return Outcome{Meta: meta, Results: run.results, Exit: exit}
+	return Outcome{Meta: meta, Results: run.results, Exit: exit, Redactor: run.redactor}
 }
 
 func metaFor(cfg Config, start time.Time) report.Meta {

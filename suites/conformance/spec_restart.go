@@ -70,7 +70,7 @@ var _ = Requirement("RST-003", func(ctx SpecContext) {
 				close(first)
 			}
 			return false
-		}, append(paced(10, 100*time.Millisecond), Bearer(token))...)
+		}, append(paced(6, 100*time.Millisecond), Bearer(token))...)
 	}()
 	Eventually(first).WithTimeout(5 * time.Second).Should(BeClosed())
 	stopped := make(chan error, 1)

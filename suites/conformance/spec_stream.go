@@ -47,22 +47,22 @@ func hasDone(s Stream) bool {
 }
 
 var _ = Requirement("STRM-001", func(ctx SpecContext) {
-	s := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil, append(paced(6, 80*time.Millisecond), H.Authed())...)
-	ExpectIncremental(s, 6, 80*time.Millisecond, "/api/generate NDJSON")
+	s := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil, append(paced(5, 60*time.Millisecond), H.Authed())...)
+	ExpectIncremental(s, 5, 60*time.Millisecond, "/api/generate NDJSON")
 	Expect(hasDone(s)).To(BeTrue(), "the final done line")
 })
 
 var _ = Requirement("STRM-002", func(ctx SpecContext) {
 	body := `{"model":"llama3.2:1b","messages":[{"role":"user","content":"hi"}]}`
-	s := H.Stream(ctx, "POST", "/api/chat", strings.NewReader(body), nil, append(paced(6, 80*time.Millisecond), H.Authed())...)
-	ExpectIncremental(s, 6, 80*time.Millisecond, "/api/chat NDJSON")
+	s := H.Stream(ctx, "POST", "/api/chat", strings.NewReader(body), nil, append(paced(5, 60*time.Millisecond), H.Authed())...)
+	ExpectIncremental(s, 5, 60*time.Millisecond, "/api/chat NDJSON")
 	Expect(hasDone(s)).To(BeTrue(), "the final done line")
 })
 
 var _ = Requirement("STRM-003", func(ctx SpecContext) {
-	// One progress line per layer: 8 lines in all, 80 ms apart.
-	s := H.Stream(ctx, "POST", "/api/pull", strings.NewReader(`{"model":"llama3.2:1b"}`), nil, append(paced(1, 80*time.Millisecond), H.Authed())...)
-	ExpectIncremental(s, 5, 80*time.Millisecond, "/api/pull progress")
+	// One progress line per layer: 8 lines in all, 60 ms apart.
+	s := H.Stream(ctx, "POST", "/api/pull", strings.NewReader(`{"model":"llama3.2:1b"}`), nil, append(paced(1, 60*time.Millisecond), H.Authed())...)
+	ExpectIncremental(s, 5, 60*time.Millisecond, "/api/pull progress")
 	last := s.NonEmpty()[len(s.NonEmpty())-1]
 	Expect(string(last.Data)).To(ContainSubstring("success"), "the final pull status")
 })
@@ -72,8 +72,8 @@ func sseBody(stream bool) string {
 }
 
 var _ = Requirement("STRM-004", func(ctx SpecContext) {
-	s := H.Stream(ctx, "POST", "/v1/chat/completions", strings.NewReader(sseBody(true)), nil, append(paced(6, 80*time.Millisecond), H.Authed())...)
-	ExpectIncremental(s, 6, 80*time.Millisecond, "/v1/chat/completions SSE")
+	s := H.Stream(ctx, "POST", "/v1/chat/completions", strings.NewReader(sseBody(true)), nil, append(paced(5, 60*time.Millisecond), H.Authed())...)
+	ExpectIncremental(s, 5, 60*time.Millisecond, "/v1/chat/completions SSE")
 	lines := s.NonEmpty()
 	Expect(string(trimEOL(lines[len(lines)-1].Data))).To(Equal("data: [DONE]"), "the last SSE event")
 })
@@ -98,24 +98,24 @@ var _ = Requirement("STRM-006", func(ctx SpecContext) {
 
 var _ = Requirement("STRM-007", func(ctx SpecContext) {
 	s := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil,
-		append(paced(3, 0), H.Authed(), Header("X-Mock-Header-Delay", "2500ms"))...)
-	Expect(s.Err).NotTo(HaveOccurred(), "a stream after 2.5 s of silence before headers")
-	Expect(s.Status).To(Equal(200), "status after a 2.5 s cold load")
+		append(paced(3, 0), H.Authed(), Header("X-Mock-Header-Delay", "2200ms"))...)
+	Expect(s.Err).NotTo(HaveOccurred(), "a stream after 2.2 s of silence before headers")
+	Expect(s.Status).To(Equal(200), "status after a 2.2 s cold load")
 	Expect(hasDone(s)).To(BeTrue(), "the stream must complete after the cold load")
 }, SpecTimeout(30*time.Second))
 
 var _ = Requirement("STRM-008", func(ctx SpecContext) {
 	s := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil,
-		append(paced(4, 0), H.Authed(), Header("X-Mock-Pause-After", "2"), Header("X-Mock-Pause", "2500ms"))...)
-	Expect(s.Err).NotTo(HaveOccurred(), "a stream with 2.5 s of silence in the middle")
+		append(paced(4, 0), H.Authed(), Header("X-Mock-Pause-After", "2"), Header("X-Mock-Pause", "2200ms"))...)
+	Expect(s.Err).NotTo(HaveOccurred(), "a stream with 2.2 s of silence in the middle")
 	Expect(hasDone(s)).To(BeTrue(), "the stream must complete after the silence (got %d lines)", len(s.NonEmpty()))
 })
 
 var _ = Requirement("STRM-009", func(ctx SpecContext) {
-	s := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil, append(paced(21, 260*time.Millisecond), H.Authed())...)
-	Expect(s.Err).NotTo(HaveOccurred(), "a 5.2 s stream")
-	Expect(len(s.NonEmpty())).To(BeNumerically(">=", 22), "lines of a 5.2 s stream")
-	Expect(hasDone(s)).To(BeTrue(), "a 5.2 s stream must be delivered in full")
+	s := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil, append(paced(21, 210*time.Millisecond), H.Authed())...)
+	Expect(s.Err).NotTo(HaveOccurred(), "a 4.2 s stream")
+	Expect(len(s.NonEmpty())).To(BeNumerically(">=", 22), "lines of a 4.2 s stream")
+	Expect(hasDone(s)).To(BeTrue(), "a 4.2 s stream must be delivered in full")
 })
 
 var _ = Requirement("STRM-010", func(ctx SpecContext) {
@@ -167,13 +167,13 @@ var _ = Requirement("STRM-013", func(ctx SpecContext) {
 		defer GinkgoRecover()
 		defer wg.Done()
 		slow = H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil,
-			append(paced(2, 0), H.Authed(), Header("X-Mock-First-Delay", "1500ms"))...)
+			append(paced(2, 0), H.Authed(), Header("X-Mock-First-Delay", "1000ms"))...)
 	}()
 	time.Sleep(200 * time.Millisecond)
 	fast := H.Stream(ctx, "POST", "/api/generate", strings.NewReader(genBody), nil, append(paced(3, 0), H.Authed())...)
 	Expect(fast.Err).NotTo(HaveOccurred())
 	Expect(hasDone(fast)).To(BeTrue(), "the fast stream")
-	Expect(fast.Total).To(BeNumerically("<", 1200*time.Millisecond), "a fast stream took %s while a slow one was open: streams are serialised", fast.Total)
+	Expect(fast.Total).To(BeNumerically("<", 800*time.Millisecond), "a fast stream took %s while a slow one was open: streams are serialised", fast.Total)
 	wg.Wait()
 	Expect(hasDone(slow)).To(BeTrue(), "the slow stream")
 })
