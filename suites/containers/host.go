@@ -43,7 +43,7 @@ func (t HostTarget) addr(port int) string { return net.JoinHostPort(t.gateway(),
 // host (ExtraHosts gateway:host-gateway), starting it on first use.
 func (s *Session) hostProbeContainer(ctx context.Context, gateway string) (string, error) {
 	s.mu.Lock()
-	id := s.hostProbe
+	id := s.hostProbes[gateway]
 	s.mu.Unlock()
 	if id != "" {
 		return id, nil
@@ -53,7 +53,7 @@ func (s *Session) hostProbeContainer(ctx context.Context, gateway string) (strin
 		return "", err
 	}
 	id, err = s.Driver.Run(ctx, ContainerSpec{
-		Name:       "tollgate-" + s.RunID + "-hostprobe",
+		Name:       fmt.Sprintf("tollgate-%s-hostprobe-%d", s.RunID, len(s.hostProbes)+1),
 		Image:      s.Images.Probe,
 		Cmd:        []string{"idle"},
 		Labels:     s.Labels("probe"),
@@ -64,7 +64,10 @@ func (s *Session) hostProbeContainer(ctx context.Context, gateway string) (strin
 		return "", fmt.Errorf("starting the probe container: %w", err)
 	}
 	s.mu.Lock()
-	s.hostProbe = id
+	if s.hostProbes == nil {
+		s.hostProbes = map[string]string{}
+	}
+	s.hostProbes[gateway] = id
 	s.mu.Unlock()
 	return id, nil
 }

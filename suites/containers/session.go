@@ -57,11 +57,11 @@ type Session struct {
 
 	log io.Writer
 
-	mu        sync.Mutex
-	network   *Network
-	hostProbe string // ExtraHosts probe for the host topology
-	topoSeq   int
-	closed    bool
+	mu         sync.Mutex
+	network    *Network
+	hostProbes map[string]string // gateway name -> probe container (host topology)
+	topoSeq    int
+	closed     bool
 
 	stopSignals func()
 	cleanupMu   sync.Mutex
