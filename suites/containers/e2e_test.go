@@ -162,6 +162,18 @@ var _ = Describe("container topology (proxy container in the mock's network name
 	}, SpecTimeout(120*time.Second))
 })
 
+var _ = Describe("container topology with the token in the environment", func() {
+	It("passes NET-003 and NET-005 and skips NET-004 (no token file)", func(ctx SpecContext) {
+		s := newSession(ctx, containers.DefaultDriver)
+		vs := s.RunContainerChecks(ctx, containers.ContainerTarget{Token: e2eToken})
+		Expect(vs).To(HaveLen(3))
+		expectPass(vs[0])
+		report(vs[1])
+		Expect(vs[1].Skipped).NotTo(BeEmpty())
+		expectPass(vs[2])
+	}, SpecTimeout(120*time.Second))
+})
+
 var _ = Describe("drivers", func() {
 	It("give the same verdicts through testcontainers-go and dockertest", func(ctx SpecContext) {
 		bp, good, bad := freePort(), freePort(), freePort()
