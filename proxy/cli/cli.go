@@ -59,7 +59,9 @@ func Main(ctx context.Context, args []string, lookupEnv func(string) (string, bo
 	}
 	var err error
 	if len(args) > 0 && args[0] == "token" {
-		err = runToken(args[1:], lookupEnv, stdout)
+		err = runTokenCommand(args[1:], lookupEnv, stdout)
+	} else if isLifecycleCommand(args) {
+		err = runLifecycle(ctx, args[0], args[1:], lookupEnv, stdout)
 	} else {
 		err = run(ctx, args, lookupEnv, stdout, stderr)
 	}
@@ -117,6 +119,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if err != nil {
 		return refuse("%v", err)
 	}
+	defer reloadOnHangup(h, opts, source, redactor, logger)()
 
 	// Everything is checked: only now open the port.
 	// tcp4: exactly 0.0.0.0 as the launch contract says (and as the Node
