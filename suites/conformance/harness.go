@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/mockollama"
-	"github.com/tollgate-dev/tollgate/suites/catalog"
 	"github.com/tollgate-dev/tollgate/suites/target"
 )
 
@@ -194,6 +193,3 @@ func NewToken() string {
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
-
-// has reports whether the run's target offers a capability.
-func (h *Harness) has(c catalog.Capability) bool { return h.cfg.caps()[c] }
