@@ -359,7 +359,7 @@ func (r *run) one(ctx context.Context, kind string, rng *rand.Rand) {
 	check := func(req *http.Request, want int, what string) ([]byte, bool) {
 		res, err := r.client.Do(req)
 		if err != nil {
-			if ctx.Err() == nil {
+			if !ended(ctx) {
 				r.fail("%s: %v", what, err)
 			}
 			return nil, false
@@ -367,7 +367,7 @@ func (r *run) one(ctx context.Context, kind string, rng *rand.Rand) {
 		defer res.Body.Close()
 		body, err := io.ReadAll(res.Body)
 		if err != nil {
-			if ctx.Err() == nil {
+			if !ended(ctx) {
 				r.fail("%s: reading the answer: %v", what, err)
 			}
 			return nil, false
@@ -477,7 +477,7 @@ func (r *run) raw(ctx context.Context, tmpl string) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", r.rig.ProxyAddr)
 	if err != nil {
-		if ctx.Err() == nil {
+		if !ended(ctx) {
 			r.fail("raw input: dial: %v", err)
 		}
 		return
@@ -522,7 +522,7 @@ func (r *run) fault(ctx context.Context, kind string, rng *rand.Rand) {
 	}
 	res, err := r.client.Do(req)
 	if err != nil {
-		if ctx.Err() == nil {
+		if !ended(ctx) {
 			r.fail("%s: %v", kind, err)
 		}
 		return
@@ -547,7 +547,7 @@ func (r *run) fault(ctx context.Context, kind string, rng *rand.Rand) {
 		n := 1 + rng.IntN(4)
 		for range n {
 			if _, err := br.ReadBytes('\n'); err != nil {
-				if ctx.Err() == nil {
+				if !ended(ctx) {
 					r.fail("abort: the stream ended before the client aborted: %v", err)
 				}
 				return
@@ -620,4 +620,14 @@ func (r *run) hugeUpload(ctx context.Context) {
 	}
 	r.hugeGot = int64(len(data))
 	r.verified.Add(int64(len(data)))
+}
+
+// ended reports whether the run is over: a dial or read cut by the end of the
+// run can fail a moment before ctx itself reports it.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 50*time.Millisecond
 }
