@@ -34,7 +34,22 @@ images: ## build the FROM-scratch container images from host-built static binari
 e2e: images ## container suites (NET-*) against the local Docker engine: host and container topologies, both drivers
 	TESTCONTAINERS_RYUK_DISABLED=$${TESTCONTAINERS_RYUK_DISABLED:-true} \
 	TESTCONTAINERS_HOST_OVERRIDE=$${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1} \
-	$(GO) test -tags e2e -count=1 -timeout 10m ./suites/containers/...
+	$(GO) test -tags e2e -count=1 -timeout 10m ./suites/containers/... ./cmd/tollgate/
+
+FUZZTIME      ?= 20s
+SOAK_DURATION ?= 60s
+SOAK_FLAGS    ?=
+
+fuzz: ## run every fuzz target in the repo for FUZZTIME each; a failing input lands in that package's testdata/fuzz
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
+
+soak: ## tollgate soak: 1000 mixed clients through the reference proxy on loopback for SOAK_DURATION (CI: SOAK_DURATION=10s)
+	$(GO) run ./cmd/tollgate soak --duration $(SOAK_DURATION) $(SOAK_FLAGS)
 
 clean:
 	rm -rf $(BIN) reports

@@ -38,11 +38,11 @@ func applyDescriptor(path string, o *runOpts, fs *flag.FlagSet) (*fileTarget, er
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	ft := &fileTarget{d: d, target: !set["exec"] && !set["url"]}
+	ft := &fileTarget{d: d, target: !set["exec"] && !set["url"] && !set["image"]}
 	if ft.target {
 		switch d.Kind {
 		case descriptor.KindImage:
-			return nil, fmt.Errorf("%s: kind image (%s) is not supported by this tollgate yet; use kind exec or url", path, d.Image)
+			o.image = d.Image
 		case descriptor.KindExec:
 			o.exec = d.Command
 		case descriptor.KindURL:

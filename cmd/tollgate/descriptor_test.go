@@ -165,7 +165,6 @@ func TestRunDescriptorErrors(t *testing.T) {
 		{"kind: exec\n", ":1: kind: kind exec needs command"},
 		{"kind: exec\ncommand: ./p\nprofile: open\n", `:3: profile: unknown profile "open"`},
 		{"kind: exec\ncommand: ./p\nsurprise: 1\n", ":3: surprise: unknown field"},
-		{"kind: image\nimage: my-proxy:dev\n", "kind image (my-proxy:dev) is not supported by this tollgate yet"},
 		{"kind: url\nurl: http://127.0.0.1:1\ntoken_env: TG_TEST_EMPTY_TOKEN\nbackend_listen: 127.0.0.1:2\n",
 			"token_env: environment variable TG_TEST_EMPTY_TOKEN is not set or empty"},
 	}
@@ -234,5 +233,20 @@ func TestInit(t *testing.T) {
 	}
 	if code := dispatch([]string{"init", "a", "b"}, io.Discard, io.Discard); code != 2 {
 		t.Fatal("two names accepted")
+	}
+}
+
+// An image target whose image is not present (or with no Docker engine at
+// all) is a harness error: exit 2, one line, nothing judged.
+func TestRunImageMissingIsAHarnessError(t *testing.T) {
+	p := writeDescriptor(t, "kind: image\nimage: tollgate-test/no-such-image:never\n")
+	var stdout, stderr bytes.Buffer
+	code := dispatch([]string{"run", "-f", p}, &stdout, &stderr)
+	msg := strings.TrimSuffix(stderr.String(), "\n")
+	if code != 2 || !strings.HasPrefix(msg, "tollgate run: ") || strings.Contains(msg, "\n") {
+		t.Fatalf("exit %d, stderr %q: want exit 2 and one line", code, stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Fatalf("something ran: %q", stdout.String())
 	}
 }

@@ -29,6 +29,7 @@ func (l *listFlag) Set(v string) error {
 
 type runOpts struct {
 	exec, url, token, backendListen, profile, reportDir string
+	image, driver                                       string
 	caps, focus, skip                                   listFlag
 	strict                                              bool
 	seed                                                int64
@@ -50,6 +51,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&o.skip, "skip", "skip these requirement IDs, groups or labels")
 	fs.StringVar(&o.reportDir, "report-dir", "", "write junit.xml, results.json, summary.md, report.html and badge.svg here")
 	fs.Int64Var(&o.seed, "seed", 0, "spec order and mock text seed (default: time-based, recorded in results.json)")
+	fs.StringVar(&o.image, "image", "", "judge a proxy container image in the container topology (needs Docker; runs the NET requirements)")
+	fs.StringVar(&o.driver, "driver", "testcontainers", "image targets: the Docker driver, testcontainers or dockertest")
 	fs.StringVar(&o.file, "f", "", "read the target descriptor (tollgate.yaml) from `FILE`; flags given here override it")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,6 +65,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		return 2
+	}
+	if o.image != "" {
+		if o.exec != "" || o.url != "" {
+			fmt.Fprintln(stderr, "tollgate run: --image, --exec and --url are exclusive")
+			return 2
+		}
+		return runImage(o, stdout, stderr)
 	}
 	cfg, err := o.config()
 	if err != nil {
