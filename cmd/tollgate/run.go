@@ -148,8 +148,10 @@ func parseCaps(names []string) ([]catalog.Capability, error) {
 		switch catalog.Capability(n) {
 		case catalog.TokenFile:
 			caps = append(caps, catalog.TokenFile)
+		case catalog.Supervisor:
+			caps = append(caps, catalog.Supervisor)
 		default:
-			return nil, fmt.Errorf("unknown capability %q (known: token-file)", n)
+			return nil, fmt.Errorf("unknown capability %q (known: token-file, supervisor)", n)
 		}
 	}
 	return caps, nil

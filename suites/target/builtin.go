@@ -19,7 +19,7 @@ func (b *Builtin) Kind() string   { return "builtin" }
 func (b *Builtin) String() string { return "builtin: reference ollama-auth-proxy (in-process)" }
 
 func (b *Builtin) Caps() Caps {
-	return Caps{catalog.Lifecycle: true, catalog.Output: true, catalog.TokenFile: true}
+	return Caps{catalog.Lifecycle: true, catalog.Output: true, catalog.TokenFile: true, catalog.Supervisor: true}
 }
 
 func (b *Builtin) Start(_ context.Context, l Launch) (Instance, error) {
