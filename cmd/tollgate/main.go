@@ -45,6 +45,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return listCmd(args[1:], stdout, stderr)
 	case "init":
 		return initCmd(args[1:], stdout, stderr)
+	case "doctor":
+		return doctorCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(stdout)
 	case "help", "-h", "--help":
