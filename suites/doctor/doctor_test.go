@@ -42,7 +42,6 @@ func realProxy(t *testing.T, backend int, token string) int {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 func tokenFileWith(t *testing.T, dirMode, fileMode os.FileMode) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "state")
