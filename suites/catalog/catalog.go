@@ -79,12 +79,29 @@ func declare(group string, reqs ...Requirement) {
 	}
 }
 
-// All returns every requirement in declaration order.
+// groupOrder is the reading order of the groups; Go initialises files in
+// name order, so declaration order alone would depend on file names.
+var groupOrder = []string{
+	"authentication", "health-exemption", "strict-auth", "forwarding", "streaming", "errors",
+	"start-up", "token-file", "restart", "real-clients", "hostile", "lifecycle", "network",
+}
+
+func groupRank(g string) int {
+	for i, x := range groupOrder {
+		if x == g {
+			return i
+		}
+	}
+	return len(groupOrder)
+}
+
+// All returns every requirement, group by group, in declaration order within a group.
 func All() []Requirement {
 	out := make([]Requirement, 0, len(order))
 	for _, id := range order {
 		out = append(out, byID[id])
 	}
+	sort.SliceStable(out, func(i, j int) bool { return groupRank(out[i].Group) < groupRank(out[j].Group) })
 	return out
 }
 
@@ -103,12 +120,12 @@ func MustLookup(id string) Requirement {
 	return r
 }
 
-// Groups returns the group names in declaration order.
+// Groups returns the group names in reading order.
 func Groups() []string {
 	seen := map[string]bool{}
 	var gs []string
-	for _, id := range order {
-		if g := byID[id].Group; !seen[g] {
+	for _, r := range All() {
+		if g := r.Group; !seen[g] {
 			seen[g] = true
 			gs = append(gs, g)
 		}
