@@ -23,6 +23,8 @@ commands:
   run       judge a proxy against every requirement (default target: the builtin reference proxy)
   list      print the requirement catalogue (--format table|markdown|json)
   init      write a commented target descriptor (tollgate.yaml) for 'run -f'
+  doctor    check the live host: Ollama on loopback only, an auth proxy on the port, the token file
+  cleanup   remove the containers, networks and volumes a run left behind (labelled tollgate.run)
   version   print the tool and catalogue versions
 
 run 'tollgate <command> --help' for its flags`

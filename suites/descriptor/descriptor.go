@@ -31,7 +31,7 @@ const (
 // here so the descriptor does not depend on the suites).
 var (
 	Profiles     = []string{"health-exempt", "strict-auth"}
-	Capabilities = []string{"token-file"}
+	Capabilities = []string{"token-file", "supervisor"}
 	Kinds        = []string{KindBuiltin, KindExec, KindURL, KindImage}
 )
 

@@ -38,6 +38,8 @@ focus: [auth, STRM-001, MUST]
 			Descriptor{Kind: "image", Image: "my-proxy:dev", Env: map[string]string{"A": "b"}}},
 		{"empty lists", "kind: exec\ncommand: ./p\ncapabilities: []\nskip: []\nfocus:\n",
 			Descriptor{Kind: "exec", Command: "./p", Capabilities: []string{}}},
+		{"supervisor", "kind: exec\ncommand: ./p\ncapabilities: [token-file, supervisor]\n",
+			Descriptor{Kind: "exec", Command: "./p", Capabilities: []string{"token-file", "supervisor"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -100,7 +102,7 @@ func TestErrors(t *testing.T) {
 		{"env number", "kind: exec\ncommand: ./p\nenv:\n  PORT: [1]\n", `tollgate.yaml:4: env.PORT: must be a string (quote numbers and booleans), got a list`},
 		{"env contract", "kind: exec\ncommand: ./p\nenv:\n  OLLAMA_PROXY_TOKEN: x\n", `tollgate.yaml:4: env.OLLAMA_PROXY_TOKEN: set by the harness on every launch (the launch contract); remove it`},
 		{"capabilities scalar", "kind: exec\ncommand: ./p\ncapabilities: token-file\n", `tollgate.yaml:3: capabilities: must be a list, e.g. [token-file], got the string "token-file"`},
-		{"unknown capability", "kind: exec\ncommand: ./p\ncapabilities:\n  - token-file\n  - tls\n", `tollgate.yaml:5: capabilities[1]: unknown capability "tls" (known: token-file)`},
+		{"unknown capability", "kind: exec\ncommand: ./p\ncapabilities:\n  - token-file\n  - tls\n", `tollgate.yaml:5: capabilities[1]: unknown capability "tls" (known: token-file, supervisor)`},
 		{"bad profile", "kind: builtin\nprofile: strict\n", `tollgate.yaml:2: profile: unknown profile "strict" (health-exempt or strict-auth)`},
 		{"strict string", "kind: builtin\nstrict: \"yes\"\n", `tollgate.yaml:2: strict: must be true or false, got the string "yes"`},
 		{"strict number", "kind: builtin\nstrict: 1\n", `tollgate.yaml:2: strict: must be true or false, got the number 1`},
