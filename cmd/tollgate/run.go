@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ func (l *listFlag) Set(v string) error {
 type runOpts struct {
 	exec, url, token, backendListen, profile, reportDir string
 	image, driver                                       string
+	parallel                                            int
 	caps, focus, skip                                   listFlag
 	strict                                              bool
 	seed                                                int64
@@ -53,6 +55,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&o.seed, "seed", 0, "spec order and mock text seed (default: time-based, recorded in results.json)")
 	fs.StringVar(&o.image, "image", "", "judge a proxy container image in the container topology (needs Docker; runs the NET requirements)")
 	fs.StringVar(&o.driver, "driver", "testcontainers", "image targets: the Docker driver, testcontainers or dockertest")
+	fs.IntVar(&o.parallel, "parallel", 2, "builtin and exec targets: judge in N worker processes, each with its own mock and proxy (1: one process)")
 	fs.StringVar(&o.file, "f", "", "read the target descriptor (tollgate.yaml) from `FILE`; flags given here override it")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -79,9 +82,21 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Out = stdout
+	if shard := os.Getenv(shardEnv); shard != "" {
+		cfg.Shard, cfg.Worker = strings.Split(shard, ","), true
+		finishDescriptor(&cfg, ft, io.Discard)
+		return conformance.Run(&ginkgoT{}, cfg).Exit
+	}
 	finishDescriptor(&cfg, ft, stdout)
 	fmt.Fprintf(stdout, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d)\n\n",
 		cfg.ToolVersion, cfg.Target, cfg.Profile, catalog.Version, cfg.Seed)
+	if o.parallel < 1 {
+		fmt.Fprintln(stderr, "tollgate run: --parallel must be at least 1")
+		return 2
+	}
+	if k := cfg.Target.Kind(); o.parallel > 1 && (k == "builtin" || k == "exec") {
+		return runParallel(args, o.parallel, cfg, stdout, stderr)
+	}
 	out := conformance.Run(&ginkgoT{}, cfg)
 	if o.reportDir != "" {
 		writeHumanReports(o.reportDir, cfg, out, stdout)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/suites/catalog"
 )
 
 // Bad run flags are configuration errors: exit 2, one line, nothing judged.
@@ -48,5 +50,26 @@ func TestListFormats(t *testing.T) {
 	}
 	if code := dispatch([]string{"frobnicate"}, &bytes.Buffer{}, &stderr); code != 2 {
 		t.Errorf("unknown command: exit %d", code)
+	}
+}
+
+// Every requirement the workers can judge lands in exactly one shard.
+func TestShardsCoverTheCatalogueOnce(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 8} {
+		seen := map[string]int{}
+		for _, s := range shards(n) {
+			for _, id := range s {
+				seen[id]++
+			}
+		}
+		for _, r := range catalog.All() {
+			want := 1
+			if r.NeedsCap(catalog.Container) {
+				want = 0
+			}
+			if seen[r.ID] != want {
+				t.Errorf("n=%d: %s is in %d shards, want %d", n, r.ID, seen[r.ID], want)
+			}
+		}
 	}
 }

@@ -15,6 +15,8 @@ type Config struct {
 	BackendListen string          // url targets: the address the proxy forwards to, where the mock listens
 	Strict        bool            // SHOULD failures fail the run too
 	Focus, Skip   []string        // requirement IDs, groups or labels
+	Shard         []string        // a parallel worker's share of the requirement IDs (nil: all)
+	Worker        bool            // a parallel worker: per-requirement lines only, the parent sums up
 	ReportDir     string          // JUnit, results.json, summary.md; "" for none
 	Seed          int64           // spec order and the mock's text
 	Out           io.Writer       // one line per requirement

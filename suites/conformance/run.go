@@ -58,7 +58,7 @@ func Run(t GinkgoTestingT, cfg Config) Outcome {
 	RegisterFailHandler(Fail)
 	suiteCfg, repCfg := GinkgoConfiguration()
 	suiteCfg.RandomSeed = cfg.Seed
-	suiteCfg.LabelFilter = labelFilter(cfg.Focus, cfg.Skip)
+	suiteCfg.LabelFilter = labelFilter(cfg.Focus, cfg.Skip, cfg.Shard)
 	suiteCfg.Timeout = 30 * time.Minute
 	repCfg.Succinct, repCfg.Verbose, repCfg.VeryVerbose = true, false, false
 	// Tollgate prints its own line per requirement; Ginkgo's reporter is muted.
@@ -66,8 +66,10 @@ func Run(t GinkgoTestingT, cfg Config) Outcome {
 	start := time.Now()
 	RunSpecs(t, "Tollgate conformance", suiteCfg, repCfg)
 	meta := metaFor(cfg, start)
-	report.Closing(cfg.Out, run.results)
-	if meta.SuiteError != "" {
+	if !cfg.Worker {
+		report.Closing(cfg.Out, run.results)
+	}
+	if meta.SuiteError != "" && !cfg.Worker {
 		fmt.Fprintf(cfg.Out, "harness error: %s\n", meta.SuiteError)
 	}
 	exit := report.Summarize(run.results).ExitCode()
@@ -86,11 +88,15 @@ func metaFor(cfg Config, start time.Time) report.Meta {
 	}
 }
 
-// labelFilter turns --focus/--skip lists into a Ginkgo label expression.
-func labelFilter(focus, skip []string) string {
+// labelFilter turns --focus/--skip lists and a worker's shard into a Ginkgo
+// label expression.
+func labelFilter(focus, skip, shard []string) string {
 	var parts []string
 	if len(focus) > 0 {
 		parts = append(parts, "("+strings.Join(focus, " || ")+")")
+	}
+	if len(shard) > 0 {
+		parts = append(parts, "("+strings.Join(shard, " || ")+")")
 	}
 	for _, s := range skip {
 		parts = append(parts, "!"+s)
