@@ -120,7 +120,7 @@ func TestBrokenProxiesAreCaught(t *testing.T) {
 				if profile == string(catalog.StrictAuth) {
 					command += " --strict"
 				}
-				r, out := tollgate(t, "--exec", command, "--capabilities", "token-file", "--profile", profile, "--focus", strings.Join(ids, ","))
+				r, out := tollgate(t, "--exec", command, "--capabilities", "token-file,supervisor", "--profile", profile, "--focus", strings.Join(ids, ","))
 				for _, id := range ids {
 					if r.Verdicts[id] != "FAIL" {
 						t.Errorf("flaw %q (%s): expected %s to FAIL, got %q\n%s", f.Name, f.Description, id, r.Verdicts[id], out)
