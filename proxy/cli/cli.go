@@ -57,6 +57,7 @@ func Main(ctx context.Context, args []string, lookupEnv func(string) (string, bo
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
+	args = subcommandFirst(args)
 	var err error
 	if len(args) > 0 && args[0] == "token" {
 		err = runTokenCommand(args[1:], lookupEnv, stdout)
@@ -66,6 +67,40 @@ func Main(ctx context.Context, args []string, lookupEnv func(string) (string, bo
 		err = run(ctx, args, lookupEnv, stdout, stderr)
 	}
 	return exitCode(err, stderr)
+}
+
+// subcommandFirst lets self-contained flags (`--flag` or `--flag=value`)
+// precede a subcommand, as in `ollama-auth-proxy --no-health-exemption
+// ensure`: a harness appends the subcommand to whatever command line the
+// proxy is launched with. The subcommand parses those flags itself.
+func subcommandFirst(args []string) []string {
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			if i > 0 && (a == "token" || isLifecycleCommand(args[i:])) {
+				out := []string{a}
+				for _, f := range args[:i] {
+					// The exemption is a serving setting: token handling has no use for it.
+					if a != "token" || strings.TrimLeft(f, "-") != "no-health-exemption" {
+						out = append(out, f)
+					}
+				}
+				return append(out, args[i+1:]...)
+			}
+			return args
+		}
+		if !strings.Contains(a, "=") && !isBoolFlag(a) {
+			return args // "--port 1234": the next word is a value, not a subcommand
+		}
+	}
+	return args
+}
+
+func isBoolFlag(a string) bool {
+	switch strings.TrimLeft(a, "-") {
+	case "no-health-exemption", "json", "rotate":
+		return true
+	}
+	return false
 }
 
 func exitCode(err error, stderr io.Writer) int {

@@ -404,3 +404,20 @@ func TestTokenSubcommand(t *testing.T) {
 		t.Errorf("token --help: %d %q", code, out)
 	}
 }
+
+func TestSubcommandAfterFlags(t *testing.T) {
+	cases := []struct{ in, want []string }{
+		{[]string{"--no-health-exemption", "ensure", "--state-dir", "d"}, []string{"ensure", "--no-health-exemption", "--state-dir", "d"}},
+		{[]string{"--port=1", "stop"}, []string{"stop", "--port=1"}},
+		{[]string{"--port", "1", "stop"}, []string{"--port", "1", "stop"}},
+		{[]string{"ensure"}, []string{"ensure"}},
+		{[]string{"--no-health-exemption"}, []string{"--no-health-exemption"}},
+		{[]string{"--rotate", "token"}, []string{"token", "--rotate"}},
+		{[]string{"--no-health-exemption", "token", "--rotate"}, []string{"token", "--rotate"}},
+	}
+	for _, c := range cases {
+		if got := subcommandFirst(c.in); strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("subcommandFirst(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

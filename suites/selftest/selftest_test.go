@@ -168,7 +168,7 @@ func TestReferenceBinaryPassesBothProfiles(t *testing.T) {
 		{"strict-auth", proxy + " --no-health-exemption"},
 	} {
 		t.Run(c.profile, func(t *testing.T) {
-			r, out := tollgate(t, "--exec", c.command, "--capabilities", "token-file", "--profile", c.profile)
+			r, out := tollgate(t, "--exec", c.command, "--capabilities", "token-file,supervisor", "--profile", c.profile)
 			if r.Exit != 0 {
 				t.Fatalf("the reference binary is not conformant under %s (exit %d):\n%s", c.profile, r.Exit, out)
 			}
