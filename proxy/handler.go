@@ -67,6 +67,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 			// parser differential to guard against.
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			scrubRequestHeaders(pr.Out.Header)
+			forwardBufferedBody(pr)
 		},
 		Transport: h.transport,
 		// Streams (text/event-stream, or no Content-Length: NDJSON) are

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"sync"
 	"time"
 )
@@ -65,7 +66,21 @@ func bufferSmallBody(r *http.Request) {
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b[:n]), errReader{err}))
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.Body = memBody{bytes.NewReader(b)}
+}
+
+// memBody is a request body bufferSmallBody read in full.
+type memBody struct{ *bytes.Reader }
+
+func (memBody) Close() error { return nil }
+
+// forwardBufferedBody gives the transport the in-memory body itself:
+// ReverseProxy wraps every outgoing body in a type the transport cannot see
+// through, which would make it flush the headers alone again.
+func forwardBufferedBody(pr *httputil.ProxyRequest) {
+	if mb, ok := pr.In.Body.(memBody); ok {
+		pr.Out.Body = io.NopCloser(mb.Reader)
+	}
 }
 
 type errReader struct{ err error }
