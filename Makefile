@@ -40,6 +40,10 @@ FUZZTIME      ?= 20s
 SOAK_DURATION ?= 60s
 SOAK_FLAGS    ?=
 
+bench: ## tollgate bench: the builtin proxy vs the direct path to the mock (under 3 min), then the request-path micro-benchmarks; BENCH_FLAGS adds flags (--exec, --vs-exec, --rounds...)
+	$(GO) run ./cmd/tollgate bench --report-dir reports/bench $(BENCH_FLAGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./proxy/
+
 fuzz: ## run every fuzz target in the repo for FUZZTIME each; a failing input lands in that package's testdata/fuzz
 	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for t in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
