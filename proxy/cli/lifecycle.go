@@ -78,7 +78,6 @@ Flags:
 type lifecycleOptions struct {
 	sup  lifecycle.Supervisor
 	json bool
-	args []string // serving flags for the proxy
 }
 
 func parseLifecycle(cmd string, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) (*lifecycleOptions, error) {
