@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/tollgate-dev/tollgate/mockollama"
 )
@@ -286,17 +289,18 @@ func names(ss []*subject) string {
 
 // roundResults holds one round's raw numbers, by path base URL.
 type roundResults struct {
-	tput   map[string]map[int]float64 // base -> conns -> req/s
-	reject map[string]float64         // base -> 401/s
-	lat50  map[string]float64
-	lat99  map[string]float64
-	ttfc   map[string]map[string]float64 // base -> kind -> p50 ms
-	gap99  map[string]map[string]float64 // base -> kind -> p99 ms
+	tput      map[string]map[int]float64 // base -> conns -> req/s
+	reject    map[string]float64         // base -> 401/s (POST with a body)
+	rejectGet map[string]float64         // base -> 401/s, bodiless GET
+	lat50     map[string]float64
+	lat99     map[string]float64
+	ttfc      map[string]map[string]float64 // base -> kind -> p50 ms
+	gap99     map[string]map[string]float64 // base -> kind -> p99 ms
 }
 
 func measureRound(ctx context.Context, cfg Config, order []path, mock *mockollama.Server) roundResults {
 	r := roundResults{
-		tput: map[string]map[int]float64{}, reject: map[string]float64{}, lat50: map[string]float64{}, lat99: map[string]float64{},
+		tput: map[string]map[int]float64{}, reject: map[string]float64{}, rejectGet: map[string]float64{}, lat50: map[string]float64{}, lat99: map[string]float64{},
 		ttfc: map[string]map[string]float64{}, gap99: map[string]map[string]float64{},
 	}
 	for _, p := range order {
@@ -316,6 +320,9 @@ func measureRound(ctx context.Context, cfg Config, order []path, mock *mockollam
 			continue // the mock does not authenticate
 		}
 		r.reject[p.base] = throughput(ctx, p, cfg.RejectConns, cfg.Duration, false, 401)
+		settle()
+		get := vegeta.Target{Method: http.MethodGet, URL: p.base + "/api/ps"}
+		r.rejectGet[p.base] = throughputOf(ctx, p, cfg.RejectConns, cfg.Duration, get, 401)
 		settle()
 	}
 	for _, p := range order {
@@ -375,6 +382,9 @@ func metricDefs(cfg Config) []metricDef {
 			}
 			return r.tput[proxied][last]
 		}})
+	defs = append(defs, metricDef{name: fmt.Sprintf("401 rejections GET %d conns", cfg.RejectConns), unit: "req/s", ref: "proxied", kind: KindRatio, goal: nan,
+		pick:    func(r roundResults, b string) float64 { return r.rejectGet[b] },
+		refPick: defs[len(defs)-1].refPick})
 	return defs
 }
 
@@ -460,7 +470,12 @@ func measureIdle(ctx context.Context, cfg Config, s *subject, mock *mockollama.S
 		id.Opened = opened
 		peak, _ = groupStats(r.pid)
 	})
-	// Wait for the proxy to let go: FDs back to baseline, RSS settling.
+	// Wait for the proxy to let go: FDs back to baseline, RSS settling. A
+	// little traffic lets a Go proxy's GC run, as any live proxy's would;
+	// the runtime then returns freed pages to the OS in the background.
+	time.Sleep(500 * time.Millisecond)
+	throughput(ctx, p, 4, 300*time.Millisecond, true, 200)
+	mock.Record().Reset()
 	var after procStats
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -476,7 +491,8 @@ func measureIdle(ctx context.Context, cfg Config, s *subject, mock *mockollama.S
 	id.RSSBaselineMiB, id.RSSPeakMiB, id.RSSAfterMiB = mib(base.rssKiB), mib(peak.rssKiB), mib(after.rssKiB)
 	id.RSSAddedMiB = mib(peak.rssKiB - base.rssKiB)
 	id.FDsBaseline, id.FDsPeak, id.FDsAfter, id.ThreadsPeak = base.fds, peak.fds, after.fds, peak.threads
-	id.Released = after.fds <= base.fds && after.rssKiB-base.rssKiB <= (peak.rssKiB-base.rssKiB)/2
+	id.FDsReleased = after.fds <= base.fds
+	id.RSSReleased = after.rssKiB-base.rssKiB <= (peak.rssKiB-base.rssKiB)/2
 	ok := float64(id.RSSAddedMiB) <= idleGoalMiB && id.Opened >= cfg.IdleStreams
 	id.Meets = &ok
 	return id

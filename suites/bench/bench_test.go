@@ -119,7 +119,7 @@ func TestTinyRun(t *testing.T) {
 		t.Fatalf("targets: %+v", got.Targets)
 	}
 	wantNames := []string{"throughput 1 conns", "throughput 4 conns", "latency p50 @100/s", "latency p99 @100/s",
-		"ndjson first chunk p50", "ndjson inter-chunk p99", "sse first chunk p50", "sse inter-chunk p99", "401 rejections 4 conns"}
+		"ndjson first chunk p50", "ndjson inter-chunk p99", "sse first chunk p50", "sse inter-chunk p99", "401 rejections 4 conns", "401 rejections GET 4 conns"}
 	ms := got.Targets[0].Metrics
 	if len(ms) != len(wantNames) {
 		t.Fatalf("got %d metrics, want %d: %+v", len(ms), len(wantNames), ms)

@@ -58,6 +58,11 @@ func warmup(d time.Duration) time.Duration { return min(d/4, 300*time.Millisecon
 // each sending the next request as soon as the last one is answered, and
 // returns answers with status want per second over d (after a warm-up).
 func throughput(ctx context.Context, p path, conns int, d time.Duration, auth bool, want int) float64 {
+	return throughputOf(ctx, p, conns, d, vegeta.Target{Method: http.MethodPost, URL: p.base + "/api/generate", Body: []byte(generateBody), Header: p.header(auth)}, want)
+}
+
+// throughputOf is throughput for any request.
+func throughputOf(ctx context.Context, p path, conns int, d time.Duration, tgt vegeta.Target, want int) float64 {
 	tr := newTransport(conns)
 	defer tr.CloseIdleConnections()
 	atk := vegeta.NewAttacker(
@@ -65,7 +70,6 @@ func throughput(ctx context.Context, p path, conns int, d time.Duration, auth bo
 		vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)),
 		vegeta.MaxBody(0), vegeta.Redirects(vegeta.NoFollow),
 	)
-	tgt := vegeta.Target{Method: http.MethodPost, URL: p.base + "/api/generate", Body: []byte(generateBody), Header: p.header(auth)}
 	warm := warmup(d)
 	began := time.Now()
 	from, to := began.Add(warm), began.Add(warm+d)

@@ -78,7 +78,8 @@ type Idle struct {
 	FDsAfter       int     `json:"fds_after"`
 	ThreadsPeak    int     `json:"threads_peak"`
 	Goroutines     *[3]int `json:"goroutines,omitempty"` // baseline, peak, after, when observable
-	Released       bool    `json:"released"`             // FDs back to baseline and RSS back within half the added amount
+	FDsReleased    bool    `json:"fds_released"`         // FDs back to baseline within 10s of cancelling
+	RSSReleased    bool    `json:"rss_released"`         // RSS back within half the added amount within 10s
 	Goal           string  `json:"goal"`
 	Meets          *bool   `json:"meets_goal,omitempty"`
 }
@@ -193,7 +194,7 @@ func (r *Report) WriteTable(w io.Writer) {
 				fmt.Fprintf(tw, "idle streams\t\t\tskipped: %s\t\t\t\n", id.Skipped)
 			} else {
 				fmt.Fprintf(tw, "%d idle streams: RSS added\tbase %.1fMiB\tpeak %.1fMiB\t%+.1fMiB\t%s\t%s\t\n", id.Streams, float64(id.RSSBaselineMiB), float64(id.RSSPeakMiB), float64(id.RSSAddedMiB), id.Goal, verdict(id.Meets))
-				fmt.Fprintf(tw, "  after cancel: RSS, FDs\t%d FDs\t%d FDs peak\t%.1fMiB, %d FDs\treleased\t%s\t\n", id.FDsBaseline, id.FDsPeak, float64(id.RSSAfterMiB), id.FDsAfter, yesno(id.Released))
+				fmt.Fprintf(tw, "  10s after cancel: FDs, RSS\t%d FDs\t%d FDs peak\t%d FDs, %.1fMiB\treleased: FDs %s, RSS %s\t\t\n", id.FDsBaseline, id.FDsPeak, id.FDsAfter, float64(id.RSSAfterMiB), yesno(id.FDsReleased), yesno(id.RSSReleased))
 			}
 		}
 		tw.Flush()
