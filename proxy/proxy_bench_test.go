@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -152,5 +153,100 @@ func BenchmarkProxiedRequest(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// The two tests below guard the request-path changes that came out of
+// profiling: a body of known length is still flushed within
+// knownLengthFlushInterval, and a small body that never fully arrives is
+// never forwarded as complete.
+
+func benchProxy(t *testing.T, backend http.Handler) (string, func()) {
+	t.Helper()
+	be := httptest.NewServer(backend)
+	h, err := NewHandler(Config{BackendAddr: be.Listener.Addr().String(), Token: benchTok, ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = Serve(ctx, ln, h, Config{ShutdownGrace: time.Second}); close(done) }()
+	return ln.Addr().String(), func() { cancel(); <-done; be.Close() }
+}
+
+func TestKnownLengthBodyFlushedWithinInterval(t *testing.T) {
+	release := make(chan struct{})
+	addr, stop := benchProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		_, _ = w.Write([]byte("first"))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		_, _ = w.Write([]byte("secnd"))
+	}))
+	defer stop()
+	defer close(release)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/ps", nil)
+	req.Header.Set("Authorization", "Bearer "+benchTok)
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 5)
+		_, _ = io.ReadFull(resp.Body, b)
+		got <- string(b)
+	}()
+	select {
+	case s := <-got:
+		if s != "first" {
+			t.Fatalf("first bytes %q", s)
+		}
+	case <-time.After(2 * time.Second): // knownLengthFlushInterval is 50ms
+		t.Fatal("the first half of a known-length body was held back while the backend paused")
+	}
+}
+
+func TestSmallBodyCutShortNeverForwardedComplete(t *testing.T) {
+	var mu sync.Mutex
+	var complete int
+	addr, stop := benchProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err == nil && len(b) == 100 {
+			mu.Lock()
+			complete++
+			mu.Unlock()
+		}
+	}))
+	defer stop()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Write([]byte("POST /api/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + benchTok + "\r\nContent-Length: 100\r\n\r\n0123456789"))
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	// The proxy keeps serving, and a whole small body goes through intact.
+	body := strings.Repeat("a", 100)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/generate", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+benchTok)
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if complete != 1 {
+		t.Fatalf("backend saw %d complete 100-byte bodies, want exactly 1 (the good request)", complete)
 	}
 }
