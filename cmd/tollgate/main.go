@@ -24,6 +24,8 @@ commands:
   list      print the requirement catalogue (--format table|markdown|json)
   init      write a commented target descriptor (tollgate.yaml) for 'run -f'
   doctor    check the live host: Ollama on loopback only, an auth proxy on the port, the token file
+  bench     measure the proxy's cost against the direct path to the mock (throughput, latency, streams, memory)
+  soak      hold 1,000+ mixed clients through the reference proxy and verify every byte
   cleanup   remove the containers, networks and volumes a run left behind (labelled tollgate.run)
   version   print the tool and catalogue versions
 
