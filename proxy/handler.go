@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,16 +111,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if !(h.cfg.HealthExempt && IsExempt(r)) && !authorized(r, h.want.Load()) {
-		if r.ContentLength != 0 {
-			// Do not read (or wait for) a body nobody will use: without
-			// this, net/http drains up to 256 KiB before answering.
-			rec.Header().Set("Connection", "close")
-		}
+		h.rejectBody(rec, r)
 		writeJSON(rec, http.StatusUnauthorized, unauthorizedBody, true)
 		return
 	}
 	bufferSmallBody(r)
 	h.proxy.ServeHTTP(rec, r)
+}
+
+// A rejected request's small body is drained, for at most rejectBodyDrain,
+// so that its connection can serve the next request: a flood of bad tokens
+// then stays cheap instead of costing a TCP handshake each.
+const (
+	rejectBodyDrain   = 200 * time.Millisecond
+	rejectBodyMaxKeep = 64 << 10
+)
+
+// rejectBody decides what happens to the body of a request about to get 401.
+// Left alone, net/http would drain up to 256 KiB of it with no time limit
+// before answering, so a client that never sends its body would never see
+// its 401. A small body of declared length that has arrived is discarded
+// and the connection kept; anything else (large, chunked, or late) closes
+// the connection without waiting for the rest.
+func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	// Reading a body sent with Expect: 100-continue would solicit it with a
+	// 100 Continue; such a client has sent nothing yet, so just close.
+	waiting := strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+	if r.ContentLength > 0 && r.ContentLength <= rejectBodyMaxKeep && !waiting {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(rejectBodyDrain)) == nil {
+			// On failure the expired deadline stays: net/http's own drain of
+			// the rest then gives up at once instead of waiting forever.
+			if _, err := io.Copy(io.Discard, r.Body); err == nil && rc.SetReadDeadline(time.Time{}) == nil {
+				return
+			}
+		}
+	}
+	w.Header().Set("Connection", "close")
 }
 
 // scrubRequestHeaders removes what must not reach the backend: the client's
