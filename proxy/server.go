@@ -21,6 +21,7 @@ func newServer(h *Handler, cfg Config) *http.Server {
 		// "OPTIONS *" goes through authentication like everything else.
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+		ConnState:                    newMemoryReleaser().connState,
 	}
 }
 
