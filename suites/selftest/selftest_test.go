@@ -176,6 +176,16 @@ func TestReferenceBinaryPassesBothProfiles(t *testing.T) {
 	}
 }
 
+// TestIndependentProxyPassesEverything: fixtures/broken without a flaw is a
+// second, independently written proxy; it passing every requirement (SHOULDs
+// included) shows the suite judges behaviour, not the reference's quirks.
+func TestIndependentProxyPassesEverything(t *testing.T) {
+	r, out := tollgate(t, "--exec", filepath.Join(bin, "broken"), "--capabilities", "token-file,supervisor")
+	if r.Exit != 0 {
+		t.Fatalf("the flawless independent proxy is not conformant (exit %d):\n%s", r.Exit, out)
+	}
+}
+
 // TestHarnessErrorsAreNotBlamedOnTheProxy: a target that cannot start is a
 // harness/configuration error (exit 2), not a non-conformant proxy.
 func TestHarnessErrorsAreNotBlamedOnTheProxy(t *testing.T) {
