@@ -67,12 +67,13 @@ func runImage(o runOpts, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tollgate run: cleanup: %v (run 'tollgate cleanup')\n", err)
 	}
 	results := make([]report.Result, 0, len(verdicts))
+	p := o.printer(stdout)
 	for _, v := range verdicts {
 		r := resultOf(v)
-		report.Line(stdout, r)
+		p.Result(r)
 		results = append(results, r)
 	}
-	report.Closing(stdout, results)
+	p.Done(results, "")
 	meta := report.Meta{
 		Tool: "tollgate", ToolVersion: toolVersion(), CatalogVersion: catalog.Version,
 		Target: "image: " + o.image, Kind: "image", Profile: o.profile, Strict: o.strict,

@@ -71,7 +71,7 @@ func shards(n int) [][]string {
 }
 
 // runParallel re-runs this command as n workers and merges what they found.
-func runParallel(args []string, n int, cfg conformance.Config, stdout, stderr io.Writer) int {
+func runParallel(args []string, n int, cfg conformance.Config, human, stdout, stderr io.Writer) int {
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate run: cannot re-run myself for --parallel: %v (use --parallel 1)\n", err)
@@ -119,7 +119,7 @@ func runParallel(args []string, n int, cfg conformance.Config, stdout, stderr io
 		}()
 	}
 	wg.Wait()
-	return mergeWorkers(dirs, cfg, start, stdout, stderr)
+	return mergeWorkers(dirs, cfg, start, human, stderr)
 }
 
 type workerResults struct {
@@ -128,7 +128,7 @@ type workerResults struct {
 }
 
 // mergeWorkers sums the workers' results into one run's reports.
-func mergeWorkers(dirs []string, cfg conformance.Config, start time.Time, stdout, stderr io.Writer) int {
+func mergeWorkers(dirs []string, cfg conformance.Config, start time.Time, human, stderr io.Writer) int {
 	var meta report.Meta
 	var results []report.Result
 	var suiteErrors []string
@@ -155,10 +155,7 @@ func mergeWorkers(dirs []string, cfg conformance.Config, start time.Time, stdout
 	}
 	meta.Started, meta.Duration = start, time.Since(start)
 	meta.SuiteError = strings.Join(dedupe(suiteErrors), "; ")
-	report.Closing(stdout, results)
-	if meta.SuiteError != "" {
-		fmt.Fprintf(stdout, "harness error: %s\n", meta.SuiteError)
-	}
+	cfg.Printer.Done(results, meta.SuiteError)
 	exit := report.Summarize(results).ExitCode()
 	if meta.SuiteError != "" {
 		exit = report.ExitHarness
@@ -175,8 +172,8 @@ func mergeWorkers(dirs []string, cfg conformance.Config, start time.Time, stdout
 				fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 			}
 		}
-		writeHumanReports(cfg.ReportDir, cfg, conformance.Outcome{Meta: meta, Results: results, Exit: exit, Redactor: red}, stdout)
-		fmt.Fprintf(stdout, "reports: %s\n", cfg.ReportDir)
+		writeHumanReports(cfg.ReportDir, cfg, conformance.Outcome{Meta: meta, Results: results, Exit: exit, Redactor: red}, stderr)
+		fmt.Fprintf(human, "reports: %s\n", cfg.ReportDir)
 	}
 	return exit
 }

@@ -32,6 +32,7 @@ type runOpts struct {
 	exec, url, token, backendListen, profile, reportDir string
 	image, driver                                       string
 	parallel                                            int
+	quiet, json                                         bool
 	caps, focus, skip                                   listFlag
 	strict                                              bool
 	seed                                                int64
@@ -55,6 +56,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&o.seed, "seed", 0, "spec order and mock text seed (default: time-based, recorded in results.json)")
 	fs.StringVar(&o.image, "image", "", "judge a proxy container image in the container topology (needs Docker; runs the NET requirements)")
 	fs.StringVar(&o.driver, "driver", "testcontainers", "image targets: the Docker driver, testcontainers or dockertest")
+	fs.BoolVar(&o.quiet, "quiet", false, "print only the requirements not met and the summary")
+	fs.BoolVar(&o.json, "json", false, "stream one JSON event per line (a result per requirement, then a summary) instead of text")
 	fs.IntVar(&o.parallel, "parallel", 2, "builtin and exec targets: judge in N worker processes, each with its own mock and proxy (1: one process)")
 	fs.StringVar(&o.file, "f", "", "read the target descriptor (tollgate.yaml) from `FILE`; flags given here override it")
 	if err := fs.Parse(args); err != nil {
@@ -82,27 +85,41 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Out = stdout
+	cfg.Printer = o.printer(stdout)
 	if shard := os.Getenv(shardEnv); shard != "" {
 		cfg.Shard, cfg.Worker = strings.Split(shard, ","), true
 		finishDescriptor(&cfg, ft, io.Discard)
 		return conformance.Run(&ginkgoT{}, cfg).Exit
 	}
-	finishDescriptor(&cfg, ft, stdout)
-	fmt.Fprintf(stdout, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d)\n\n",
+	human := stdout
+	if o.json {
+		human = io.Discard // the event stream stays pure JSON
+	}
+	finishDescriptor(&cfg, ft, human)
+	fmt.Fprintf(human, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d)\n\n",
 		cfg.ToolVersion, cfg.Target, cfg.Profile, catalog.Version, cfg.Seed)
 	if o.parallel < 1 {
 		fmt.Fprintln(stderr, "tollgate run: --parallel must be at least 1")
 		return 2
 	}
 	if k := cfg.Target.Kind(); o.parallel > 1 && (k == "builtin" || k == "exec") {
-		return runParallel(args, o.parallel, cfg, stdout, stderr)
+		return runParallel(args, o.parallel, cfg, human, stdout, stderr)
 	}
 	out := conformance.Run(&ginkgoT{}, cfg)
 	if o.reportDir != "" {
-		writeHumanReports(o.reportDir, cfg, out, stdout)
-		fmt.Fprintf(stdout, "reports: %s\n", o.reportDir)
+		writeHumanReports(o.reportDir, cfg, out, stderr)
+		fmt.Fprintf(human, "reports: %s\n", o.reportDir)
 	}
 	return out.Exit
+}
+
+// printer picks how results are shown: text lines (all, or --quiet), or
+// --json events.
+func (o runOpts) printer(w io.Writer) report.Printer {
+	if o.json {
+		return &report.JSONEvents{W: w}
+	}
+	return &report.Human{W: w, Quiet: o.quiet}
 }
 
 // config validates the flags into a run configuration.

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/tollgate-dev/tollgate/suites/catalog"
+	"github.com/tollgate-dev/tollgate/suites/report"
 	"github.com/tollgate-dev/tollgate/suites/target"
 )
 
@@ -20,11 +21,19 @@ type Config struct {
 	ReportDir     string          // JUnit, results.json, summary.md; "" for none
 	Seed          int64           // spec order and the mock's text
 	Out           io.Writer       // one line per requirement
+	Printer       report.Printer  // how results are shown; nil: report.Human on Out
 	ToolVersion   string
 	Redacted      map[string]string // descriptor settings safe to print (no secrets)
 }
 
 func (c Config) caps() target.Caps { return c.Target.Caps() }
+
+func (c Config) printer() report.Printer {
+	if c.Printer != nil {
+		return c.Printer
+	}
+	return &report.Human{W: c.Out}
+}
 
 func (c Config) profile() catalog.Profile {
 	if c.Profile == catalog.AnyProfile {

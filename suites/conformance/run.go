@@ -67,10 +67,7 @@ func Run(t GinkgoTestingT, cfg Config) Outcome {
 	RunSpecs(t, "Tollgate conformance", suiteCfg, repCfg)
 	meta := metaFor(cfg, start)
 	if !cfg.Worker {
-		report.Closing(cfg.Out, run.results)
-	}
-	if meta.SuiteError != "" && !cfg.Worker {
-		fmt.Fprintf(cfg.Out, "harness error: %s\n", meta.SuiteError)
+		cfg.printer().Done(run.results, meta.SuiteError)
 	}
 	exit := report.Summarize(run.results).ExitCode()
 	if meta.SuiteError != "" {
@@ -129,7 +126,7 @@ var _ = ReportAfterEach(func(sr SpecReport) {
 	run.Lock()
 	run.results = append(run.results, res)
 	run.Unlock()
-	report.Line(run.cfg.Out, res)
+	run.cfg.printer().Result(res)
 })
 
 var _ = ReportAfterSuite("tollgate reports", func(rep Report) {

@@ -51,7 +51,11 @@ type Meta struct {
 
 // Summary counts verdicts and decides the exit code.
 type Summary struct {
-	Passed, Failed, Warned, Skipped, Errored int
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Warned  int `json:"warned"`
+	Skipped int `json:"skipped"`
+	Errored int `json:"errored"`
 }
 
 // Exit codes of a run.
