@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/mockollama"
+	"github.com/tollgate-dev/tollgate/suites/report"
 )
 
 // TagHeader carries a per-request ID that the mock records, so a spec can ask
@@ -68,10 +69,12 @@ func (h *Harness) Do(ctx context.Context, method, path string, body io.Reader, o
 	}
 	res, err := h.client.Do(req)
 	if err != nil {
+		recordExchange(report.Exchange{Request: describeRequest(req), Response: describeResponse(0, nil, err)})
 		return Resp{Err: err, Tag: tag}
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	recordExchange(report.Exchange{Request: describeRequest(req), Response: describeResponse(res.StatusCode, res.Header, err), BodyHead: bodyHead(b)})
 	return Resp{Status: res.StatusCode, Header: res.Header, Body: b, Tag: tag, Err: err}
 }
 
@@ -144,10 +147,12 @@ func (h *Harness) rawExchange(ctx context.Context, payload []byte, method, tag s
 	}
 	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
 	if err != nil {
+		recordExchange(report.Exchange{Request: rawHead(payload), Response: describeResponse(0, nil, err)})
 		return RawResp{Err: err, Tag: tag}
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
+	recordExchange(report.Exchange{Request: rawHead(payload), Response: describeResponse(res.StatusCode, res.Header, nil), BodyHead: bodyHead(body)})
 	return RawResp{Status: res.StatusCode, Header: res.Header, Body: body, Tag: tag}
 }
 

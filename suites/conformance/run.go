@@ -123,6 +123,13 @@ var _ = ReportAfterEach(func(sr SpecReport) {
 	}
 	res := verdictOf(r, sr, run.cfg.Strict)
 	res.Message = run.redactor.String(res.Message)
+	if res.Verdict == report.Fail || res.Verdict == report.Warn || res.Verdict == report.Error {
+		for _, e := range lastExchanges() {
+			res.Wire = append(res.Wire, report.Exchange{
+				Request: run.redactor.String(e.Request), Response: run.redactor.String(e.Response), BodyHead: run.redactor.String(e.BodyHead),
+			})
+		}
+	}
 	run.Lock()
 	run.results = append(run.results, res)
 	run.Unlock()

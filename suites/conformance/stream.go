@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/suites/report"
 )
 
 // Line is one line of a streamed body and when it arrived.
@@ -35,6 +37,7 @@ func (h *Harness) Stream(ctx context.Context, method, path string, body io.Reade
 	start := time.Now()
 	res, err := h.client.Do(req)
 	if err != nil {
+		recordExchange(report.Exchange{Request: describeRequest(req), Response: describeResponse(0, nil, err)})
 		return Stream{Err: err, Tag: tag}
 	}
 	defer res.Body.Close()
@@ -57,6 +60,13 @@ func (h *Harness) Stream(ctx context.Context, method, path string, body io.Reade
 		}
 	}
 	s.Total = time.Since(start)
+	var head []byte
+	for _, l := range s.Lines {
+		if head = append(head, l.Data...); len(head) > wireBodyHead {
+			break
+		}
+	}
+	recordExchange(report.Exchange{Request: describeRequest(req), Response: describeResponse(s.Status, s.Header, s.Err), BodyHead: bodyHead(head)})
 	return s
 }
 

@@ -72,6 +72,11 @@ func WriteHTML(path string, m Meta, rs []Result, red *Redactor) error {
 	}
 	for _, r := range rs {
 		r.Text, r.Message, r.Location = red.String(r.Text), red.String(strings.TrimSpace(r.Message)), red.String(r.Location)
+		wire := make([]Exchange, len(r.Wire))
+		for i, e := range r.Wire {
+			wire[i] = Exchange{Request: red.String(e.Request), Response: red.String(e.Response), BodyHead: red.String(e.BodyHead)}
+		}
+		r.Wire = wire
 		row := htmlRow{Result: r, Class: verdictClass(r.Verdict), Time: round(r.Duration)}
 		p.All = append(p.All, row)
 		if r.Verdict == Fail || r.Verdict == Warn || r.Verdict == Error {
@@ -170,6 +175,15 @@ dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; }
 <pre>{{.Message}}</pre>
 {{- if .Location}}
 <p class="muted">at <code>{{.Location}}</code></p>
+{{- end}}
+{{- range .Wire}}
+<details><summary>wire exchange</summary>
+<pre>{{.Request}}</pre>
+<pre>{{.Response}}</pre>
+{{- if .BodyHead}}
+<pre>{{.BodyHead}}</pre>
+{{- end}}
+</details>
 {{- end}}
 {{- end}}
 </div>

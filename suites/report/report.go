@@ -31,6 +31,16 @@ type Result struct {
 	Duration time.Duration `json:"duration_ns"`
 	Message  string        `json:"message,omitempty"` // failure detail (expected/actual) or skip reason
 	Location string        `json:"location,omitempty"`
+	// Wire holds the last exchanges of a failed requirement, redacted: what
+	// was sent and what came back, to see the failure without re-running it.
+	Wire []Exchange `json:"wire,omitempty"`
+}
+
+// Exchange is one request through the proxy as the harness saw it.
+type Exchange struct {
+	Request  string `json:"request"`             // request line and headers
+	Response string `json:"response,omitempty"`  // status line and headers, or the transport error
+	BodyHead string `json:"body_head,omitempty"` // the first bytes of the response body
 }
 
 // Meta describes the run.
