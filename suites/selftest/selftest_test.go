@@ -194,3 +194,31 @@ func TestHarnessErrorsAreNotBlamedOnTheProxy(t *testing.T) {
 		t.Fatalf("a target that cannot start: expected exit 2 with a suite error, got exit %d:\n%s", r.Exit, out)
 	}
 }
+
+// TestFailuresCarryTheRedactedWire: a failed requirement's report shows the
+// exchange that failed, with the token redacted.
+func TestFailuresCarryTheRedactedWire(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(filepath.Join(bin, "tollgate"), "run", "--report-dir", dir, "--focus", "FWD-001",
+		"--exec", filepath.Join(bin, "broken")+" --flaw forward-token")
+	_ = cmd.Run()
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Results []struct {
+			ID   string `json:"id"`
+			Wire []struct {
+				Request string `json:"request"`
+			} `json:"wire"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || len(r.Results) != 1 || len(r.Results[0].Wire) == 0 {
+		t.Fatalf("no wire exchange for the failed FWD-001 (err %v):\n%s", err, b)
+	}
+	req := r.Results[0].Wire[len(r.Results[0].Wire)-1].Request
+	if !strings.Contains(req, "Authorization: Bearer [REDACTED]") {
+		t.Fatalf("the exchange's Authorization is not redacted:\n%s", req)
+	}
+}
