@@ -1,9 +1,12 @@
 package conformance
 
 import (
+	"encoding/xml"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/onsi/ginkgo/v2/reporters"
 
 	"github.com/tollgate-dev/tollgate/suites/catalog"
 	"github.com/tollgate-dev/tollgate/suites/target"
@@ -30,6 +33,11 @@ func TestBuiltinConformance(t *testing.T) {
 		if strings.Contains(string(b), H.Token) {
 			t.Errorf("report %s contains the run's token", f)
 		}
+	}
+	var junit reporters.JUnitTestSuites
+	b, _ := os.ReadFile(dir + "/junit.xml")
+	if err := xml.Unmarshal(b, &junit); err != nil || junit.Tests < len(out.Results) {
+		t.Errorf("junit.xml does not parse as JUnit with every requirement (err %v, %d tests)", err, junit.Tests)
 	}
 }
 
