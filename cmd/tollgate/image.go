@@ -2,19 +2,62 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/mockollama"
 	"github.com/tollgate-dev/tollgate/suites/catalog"
 	"github.com/tollgate-dev/tollgate/suites/conformance"
 	"github.com/tollgate-dev/tollgate/suites/containers"
 	"github.com/tollgate-dev/tollgate/suites/report"
+	"github.com/tollgate-dev/tollgate/suites/target"
 )
+
+// errReported marks a failure already explained on stderr.
+var errReported = errors.New("reported")
+
+// containerRun opens a Docker session with the harness's images ready;
+// extra names images that must already exist locally.
+func containerRun(ctx context.Context, o runOpts, stdout, stderr io.Writer, extra ...string) (*containers.Session, error) {
+	fail := func(err error) (*containers.Session, error) {
+		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
+		return nil, errReported
+	}
+	if err := containers.CheckEngine(ctx); err != nil {
+		return fail(err)
+	}
+	s, err := containers.NewSession(ctx, containers.SessionOptions{Driver: o.driver, HandleSignals: true})
+	if err != nil {
+		return fail(err)
+	}
+	if len(extra) > 0 {
+		if err := s.RequireImages(ctx, extra...); err != nil {
+			s.Close(context.Background())
+			return fail(err)
+		}
+	}
+	// The harness's own images (mock, probe, reference proxy) are built
+	// locally when missing or stale; nothing is ever pulled.
+	if _, err := containers.EnsureImages(ctx, containers.BuildOptions{Log: stdout}); err != nil {
+		// Outside a tollgate checkout nothing can be built: images built
+		// earlier (make images) are fine, none at all is a harness error.
+		d := containers.DefaultImages()
+		if rerr := s.RequireImages(ctx, d.Mock, d.Probe); rerr != nil {
+			s.Close(context.Background())
+			return fail(fmt.Errorf("%v; %v", err, rerr))
+		}
+		fmt.Fprintf(stdout, "using the harness images already present (%v)\n", err)
+	}
+	return s, nil
+}
 
 // runImage judges a proxy image in the container topology: the harness's mock
 // in one container, the image sharing its network namespace (real ports
@@ -22,39 +65,20 @@ import (
 func runImage(o runOpts, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := containers.CheckEngine(ctx); err != nil {
-		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
-		return report.ExitHarness
-	}
 	caps, err := parseCaps(o.caps)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		return report.ExitHarness
 	}
-	s, err := containers.NewSession(ctx, containers.SessionOptions{Driver: o.driver, HandleSignals: true})
+	var extra []string
+	if !isHarnessImage(o.image) {
+		extra = append(extra, o.image)
+	}
+	s, err := containerRun(ctx, o, stdout, stderr, extra...)
 	if err != nil {
-		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		return report.ExitHarness
 	}
 	defer s.Close(context.Background())
-	// The harness's own images (mock, probe, and the reference proxy) are
-	// built locally when missing or stale; the image under test must exist.
-	if !isHarnessImage(o.image) {
-		if err := s.RequireImages(ctx, o.image); err != nil {
-			fmt.Fprintf(stderr, "tollgate run: %v\n", err)
-			return report.ExitHarness
-		}
-	}
-	if _, err := containers.EnsureImages(ctx, containers.BuildOptions{Log: stdout}); err != nil {
-		// Outside a tollgate checkout nothing can be built: images built
-		// earlier (make images) are fine, none at all is a harness error.
-		d := containers.DefaultImages()
-		if rerr := s.RequireImages(ctx, d.Mock, d.Probe); rerr != nil {
-			fmt.Fprintf(stderr, "tollgate run: %v; %v\n", err, rerr)
-			return report.ExitHarness
-		}
-		fmt.Fprintf(stdout, "using the harness images already present (%v)\n", err)
-	}
 	start := time.Now()
 	token := conformance.NewToken()
 	tokenFile := false
@@ -66,6 +90,53 @@ func runImage(o runOpts, stdout, stderr io.Writer) int {
 	if _, err := s.Close(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "tollgate run: cleanup: %v (run 'tollgate cleanup')\n", err)
 	}
+	return finishContainerRun(o, "image: "+o.image, "image", verdicts, token, start, stdout, stderr)
+}
+
+// runHost judges a builtin or exec target in the host topology, as NemoClaw
+// runs it: mock on 127.0.0.1, the proxy on 0.0.0.0 as a host process, and a
+// probe container reaching the host through host-gateway.
+func runHost(o runOpts, cfg conformance.Config, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := containerRun(ctx, o, stdout, stderr)
+	if err != nil {
+		return report.ExitHarness
+	}
+	defer s.Close(context.Background())
+	mock, err := mockollama.Start("127.0.0.1:0", mockollama.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate run: start the mock: %v\n", err)
+		return report.ExitHarness
+	}
+	defer mock.Close()
+	_, mp, _ := net.SplitHostPort(mock.Addr)
+	token, port := conformance.NewToken(), conformance.FreePort()
+	inst, err := cfg.Target.Start(ctx, target.Launch{Port: port, Env: map[string]string{
+		"OLLAMA_PROXY_TOKEN": token, "OLLAMA_PROXY_PORT": strconv.Itoa(port), "OLLAMA_BACKEND_PORT": mp,
+	}})
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
+		return report.ExitHarness
+	}
+	defer inst.Kill()
+	deadline := time.Now().Add(15 * time.Second)
+	for !conformance.Listening(inst.Addr()) {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(stderr, "tollgate run: the proxy did not listen on port %d within 15s\n", port)
+			return report.ExitHarness
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	fmt.Fprintf(stdout, "tollgate %s: judging %s in the host topology (driver %s)\n\n", toolVersion(), cfg.Target, o.driver)
+	bp, _ := strconv.Atoi(mp)
+	verdicts := s.HostChecks(ctx, containers.HostTarget{ProxyPort: port, BackendPort: bp, Token: token})
+	return finishContainerRun(o, cfg.Target.String(), cfg.Target.Kind(), verdicts, token, start, stdout, stderr)
+}
+
+// finishContainerRun prints and reports container verdicts like any run.
+func finishContainerRun(o runOpts, tgt, kind string, verdicts []containers.Verdict, token string, start time.Time, stdout, stderr io.Writer) int {
 	results := make([]report.Result, 0, len(verdicts))
 	p := o.printer(stdout)
 	for _, v := range verdicts {
@@ -76,9 +147,9 @@ func runImage(o runOpts, stdout, stderr io.Writer) int {
 	p.Done(results, "")
 	meta := report.Meta{
 		Tool: "tollgate", ToolVersion: toolVersion(), CatalogVersion: catalog.Version,
-		Target: "image: " + o.image, Kind: "image", Profile: o.profile, Strict: o.strict,
+		Target: tgt, Kind: kind, Profile: o.profile, Strict: o.strict,
 		Started: start, Duration: time.Since(start),
-		Config: map[string]string{"image": o.image, "driver": o.driver, "capabilities": o.caps.String()},
+		Config: map[string]string{"target": tgt, "driver": o.driver, "capabilities": o.caps.String()},
 	}
 	if o.reportDir != "" {
 		red := report.NewRedactor(token)

@@ -32,7 +32,7 @@ type runOpts struct {
 	exec, url, token, backendListen, profile, reportDir string
 	image, driver                                       string
 	parallel                                            int
-	quiet, json                                         bool
+	quiet, json, containers                             bool
 	caps, focus, skip                                   listFlag
 	strict                                              bool
 	seed                                                int64
@@ -55,7 +55,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.reportDir, "report-dir", "", "write junit.xml, results.json, summary.md, report.html and badge.svg here")
 	fs.Int64Var(&o.seed, "seed", 0, "spec order and mock text seed (default: time-based, recorded in results.json)")
 	fs.StringVar(&o.image, "image", "", "judge a proxy container image in the container topology (needs Docker; runs the NET requirements)")
-	fs.StringVar(&o.driver, "driver", "testcontainers", "image targets: the Docker driver, testcontainers or dockertest")
+	fs.StringVar(&o.driver, "driver", "testcontainers", "image and --containers runs: the Docker driver, testcontainers or dockertest")
+	fs.BoolVar(&o.containers, "containers", false, "builtin and exec targets: judge the host topology from a container instead (NET-001, NET-002; needs Docker)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the requirements not met and the summary")
 	fs.BoolVar(&o.json, "json", false, "stream one JSON event per line (a result per requirement, then a summary) instead of text")
 	fs.IntVar(&o.parallel, "parallel", 2, "builtin and exec targets: judge in N worker processes, each with its own mock and proxy (1: one process)")
@@ -101,6 +102,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if o.parallel < 1 {
 		fmt.Fprintln(stderr, "tollgate run: --parallel must be at least 1")
 		return 2
+	}
+	if o.containers {
+		if k := cfg.Target.Kind(); k != "builtin" && k != "exec" {
+			fmt.Fprintln(stderr, "tollgate run: --containers judges builtin and exec targets (use --image for images)")
+			return 2
+		}
+		return runHost(o, cfg, stdout, stderr)
 	}
 	if k := cfg.Target.Kind(); o.parallel > 1 && (k == "builtin" || k == "exec") {
 		return runParallel(args, o.parallel, cfg, human, stdout, stderr)
