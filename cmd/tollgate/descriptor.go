@@ -11,7 +11,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/suites/conformance"
 	"github.com/tollgate-dev/tollgate/suites/descriptor"
-	"github.com/tollgate-dev/tollgate/suites/report"
 	"github.com/tollgate-dev/tollgate/suites/target"
 )
 
@@ -114,19 +113,5 @@ func finishDescriptor(cfg *conformance.Config, ft *fileTarget, stdout io.Writer)
 			fmt.Fprintf(stdout, "skipping %s (%s): %s\n", s.ID, filepath.Base(d.Path), s.Reason)
 		}
 		cfg.Redacted["skip"] = strings.Join(parts, "; ")
-	}
-}
-
-// writeHumanReports adds report.html and badge.svg to the report directory
-// once the run is over; results.json, summary.md and junit.xml are written
-// by the suite itself.
-func writeHumanReports(dir string, cfg conformance.Config, out conformance.Outcome, stdout io.Writer) {
-	red := out.Redactor
-	red.Add(cfg.Token)
-	if err := report.WriteHTML(filepath.Join(dir, "report.html"), out.Meta, out.Results, red); err != nil {
-		fmt.Fprintf(stdout, "cannot write report.html: %v\n", err)
-	}
-	if err := report.WriteBadge(filepath.Join(dir, "badge.svg"), out.Meta, out.Results, red); err != nil {
-		fmt.Fprintf(stdout, "cannot write badge.svg: %v\n", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -152,18 +151,8 @@ func finishContainerRun(o runOpts, tgt, kind string, verdicts []containers.Verdi
 		Config: map[string]string{"target": tgt, "driver": o.driver, "capabilities": o.caps.String()},
 	}
 	if o.reportDir != "" {
-		red := report.NewRedactor(token)
-		for _, w := range []func() error{
-			func() error { return report.WriteJSON(filepath.Join(o.reportDir, "results.json"), meta, results, red) },
-			func() error {
-				return report.WriteMarkdown(filepath.Join(o.reportDir, "summary.md"), meta, results, red)
-			},
-			func() error { return report.WriteHTML(filepath.Join(o.reportDir, "report.html"), meta, results, red) },
-			func() error { return report.WriteBadge(filepath.Join(o.reportDir, "badge.svg"), meta, results, red) },
-		} {
-			if err := w(); err != nil {
-				fmt.Fprintf(stderr, "tollgate run: %v\n", err)
-			}
+		if err := report.WriteAll(o.reportDir, meta, results, report.NewRedactor(token)); err != nil {
+			fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		}
 	}
 	return report.Summarize(results).ExitCode()

@@ -161,18 +161,12 @@ func mergeWorkers(dirs []string, cfg conformance.Config, start time.Time, human,
 		exit = report.ExitHarness
 	}
 	if cfg.ReportDir != "" {
-		red := report.NewRedactor(cfg.Token)
-		writes := []error{
-			report.WriteJSON(filepath.Join(cfg.ReportDir, "results.json"), meta, results, red),
-			report.WriteMarkdown(filepath.Join(cfg.ReportDir, "summary.md"), meta, results, red),
-			writeJUnit(filepath.Join(cfg.ReportDir, "junit.xml"), junit),
+		if err := report.WriteAll(cfg.ReportDir, meta, results, report.NewRedactor(cfg.Token)); err != nil {
+			fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		}
-		for _, err := range writes {
-			if err != nil {
-				fmt.Fprintf(stderr, "tollgate run: %v\n", err)
-			}
+		if err := writeJUnit(filepath.Join(cfg.ReportDir, "junit.xml"), junit); err != nil {
+			fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		}
-		writeHumanReports(cfg.ReportDir, cfg, conformance.Outcome{Meta: meta, Results: results, Exit: exit, Redactor: red}, stderr)
 		fmt.Fprintf(human, "reports: %s\n", cfg.ReportDir)
 	}
 	return exit

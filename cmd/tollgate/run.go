@@ -115,7 +115,6 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	out := conformance.Run(&ginkgoT{}, cfg)
 	if o.reportDir != "" {
-		writeHumanReports(o.reportDir, cfg, out, stderr)
 		fmt.Fprintf(human, "reports: %s\n", o.reportDir)
 	}
 	return out.Exit

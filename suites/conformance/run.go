@@ -22,10 +22,9 @@ import (
 
 // Outcome is what a run produced.
 type Outcome struct {
-	Meta     report.Meta
-	Results  []report.Result
-	Exit     int
-	Redactor *report.Redactor // knows every token the run made, for later artifacts
+	Meta    report.Meta
+	Results []report.Result
+	Exit    int
 }
 
 // run is the state shared between Run and the suite's report nodes.
@@ -73,7 +72,7 @@ func Run(t GinkgoTestingT, cfg Config) Outcome {
 	if meta.SuiteError != "" {
 		exit = report.ExitHarness
 	}
-	return Outcome{Meta: meta, Results: run.results, Exit: exit, Redactor: run.redactor}
+	return Outcome{Meta: meta, Results: run.results, Exit: exit}
 }
 
 func metaFor(cfg Config, start time.Time) report.Meta {
@@ -142,11 +141,8 @@ var _ = ReportAfterSuite("tollgate reports", func(rep Report) {
 		return
 	}
 	meta := metaFor(run.cfg, rep.StartTime)
-	if err := report.WriteJSON(filepath.Join(dir, "results.json"), meta, run.results, run.redactor); err != nil {
-		fmt.Fprintf(run.cfg.Out, "cannot write results.json: %v\n", err)
-	}
-	if err := report.WriteMarkdown(filepath.Join(dir, "summary.md"), meta, run.results, run.redactor); err != nil {
-		fmt.Fprintf(run.cfg.Out, "cannot write summary.md: %v\n", err)
+	if err := report.WriteAll(dir, meta, run.results, run.redactor); err != nil {
+		fmt.Fprintf(run.cfg.Out, "tollgate: %v\n", err)
 	}
 	junit := filepath.Join(dir, "junit.xml")
 	if err := reporters.GenerateJUnitReportWithConfig(rep, junit, reporters.JunitReportConfig{OmitLeafNodeType: true}); err == nil {

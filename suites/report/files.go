@@ -124,3 +124,21 @@ func RedactFile(path string, red *Redactor) error {
 	}
 	return os.WriteFile(path, red.Bytes(b), 0o644)
 }
+
+// WriteAll writes every per-run artifact into dir: results.json, summary.md,
+// report.html and badge.svg (JUnit comes from Ginkgo). It returns the first
+// error after trying them all.
+func WriteAll(dir string, m Meta, rs []Result, red *Redactor) error {
+	var first error
+	for _, w := range []struct {
+		name  string
+		write func(string, Meta, []Result, *Redactor) error
+	}{
+		{"results.json", WriteJSON}, {"summary.md", WriteMarkdown}, {"report.html", WriteHTML}, {"badge.svg", WriteBadge},
+	} {
+		if err := w.write(filepath.Join(dir, w.name), m, rs, red); err != nil && first == nil {
+			first = fmt.Errorf("write %s: %w", w.name, err)
+		}
+	}
+	return first
+}
