@@ -158,10 +158,12 @@ func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request) {
 // ReverseProxy already removed hop-by-hop headers and, in Rewrite mode,
 // X-Forwarded-For/-Host/-Proto.
 func scrubRequestHeaders(hdr http.Header) {
-	hdr.Del("Authorization")
+	// Case-insensitive without allocating: keys net/http could not
+	// canonicalise keep the client's spelling.
+	const xf = "X-Forwarded-"
 	for k := range hdr {
-		lk := strings.ToLower(k)
-		if lk == "authorization" || lk == "forwarded" || lk == "x-real-ip" || strings.HasPrefix(lk, "x-forwarded-") {
+		if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Forwarded") || strings.EqualFold(k, "X-Real-Ip") ||
+			len(k) >= len(xf) && strings.EqualFold(k[:len(xf)], xf) {
 			delete(hdr, k)
 		}
 	}
