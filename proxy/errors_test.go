@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -101,14 +100,9 @@ func TestUnauthorizedBodyNotRead(t *testing.T) {
 	be := newBackend(t, nil)
 	p := startProxy(t, Config{BackendAddr: be.addr()})
 	// Headers and the start of a chunked body that never ends.
-	conn, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn, br := openConn(t, p.addr)
 	_, _ = io.WriteString(conn, "POST /api/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no answer before the body ended: %v", err)
 	}

@@ -16,13 +16,7 @@ import (
 func TestRejectedSmallBodyKeepsConnection(t *testing.T) {
 	be := newBackend(t, nil)
 	p := startProxy(t, Config{BackendAddr: be.addr()})
-	conn, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(conn)
+	conn, br := openConn(t, p.addr)
 	body := `{"model":"llama3.2:1b","prompt":"hi"}`
 	for i := 0; i < 3; i++ {
 		_, _ = io.WriteString(conn, "POST /api/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: "+
@@ -47,14 +41,8 @@ func TestRejectedSmallBodyKeepsConnection(t *testing.T) {
 func TestRejectedBodyNeverSentIsAnsweredFirst(t *testing.T) {
 	be := newBackend(t, nil)
 	p := startProxy(t, Config{BackendAddr: be.addr()})
-	conn, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn, br := openConn(t, p.addr)
 	_, _ = io.WriteString(conn, "POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
-	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no 401 before the body arrived: %v", err)
@@ -74,14 +62,9 @@ func TestRejectedBodyNeverSentIsAnsweredFirst(t *testing.T) {
 func TestRejectedExpectContinueGetsNo100(t *testing.T) {
 	be := newBackend(t, nil)
 	p := startProxy(t, Config{BackendAddr: be.addr()})
-	conn, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn, br := openConn(t, p.addr)
 	_, _ = io.WriteString(conn, "POST /api/generate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,4 +72,17 @@ func TestRejectedExpectContinueGetsNo100(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("first answer %d, want 401", resp.StatusCode)
 	}
+}
+
+// openConn dials the proxy for a hand-written exchange that needs the
+// connection afterwards; it is closed when the test ends.
+func openConn(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	return conn, bufio.NewReader(conn)
 }
