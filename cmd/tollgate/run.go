@@ -202,4 +202,3 @@ type ginkgoT struct{ failed bool }
 
 func (t *ginkgoT) Fail() { t.failed = true }
 
-var _ = report.ExitHarness

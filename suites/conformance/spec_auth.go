@@ -185,4 +185,3 @@ func swapCase(s string) string {
 	return string(b)
 }
 
-var _ = GinkgoWriter
