@@ -208,10 +208,10 @@ func describe(err error) string {
 }
 
 func (h *Handler) accessLog(r *http.Request, rec *recorder, start time.Time, aborted bool) {
-	ctx := context.WithoutCancel(r.Context())
-	if !h.log.Enabled(ctx, slog.LevelDebug) {
-		return
+	if !h.log.Enabled(r.Context(), slog.LevelDebug) {
+		return // the common case: no per-request work at all
 	}
+	ctx := context.WithoutCancel(r.Context()) // a cancelled client must not drop its log line
 	status := rec.status
 	switch {
 	case rec.canceled:

@@ -201,4 +201,3 @@ func parseCaps(names []string) ([]catalog.Capability, error) {
 type ginkgoT struct{ failed bool }
 
 func (t *ginkgoT) Fail() { t.failed = true }
-

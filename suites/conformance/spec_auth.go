@@ -184,4 +184,3 @@ func swapCase(s string) string {
 	}
 	return string(b)
 }
-
