@@ -115,7 +115,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, http.StatusUnauthorized, unauthorizedBody, true)
 		return
 	}
-	bufferSmallBody(r)
+	if !bufferSmallBody(r) && r.ContentLength != 0 {
+		// The transport may still read a streamed body after the answer's
+		// headers go out (at least its end-of-body check); half-duplex
+		// net/http would drain and close the body then, and the failed read
+		// tears down the backend connection mid-stream (golang/go#40747).
+		// Not supported on every writer (HTTP/2 is always full duplex).
+		_ = http.NewResponseController(rec).EnableFullDuplex()
+	}
 	h.proxy.ServeHTTP(rec, r)
 }
 

@@ -50,23 +50,25 @@ func newTransport(cfg Config) *http.Transport {
 const smallBodyMax = 16 << 10
 
 // bufferSmallBody reads a small request body of declared length into memory,
-// so the transport sends the backend headers and body in one write instead of
-// flushing the headers alone and then copying the body (one more write for
-// the proxy, one more read for the backend, on every JSON request). Bodies
-// that are large, of unknown length, or behind "Expect: 100-continue" stream
-// as before. A failed read is replayed to the transport as it happened: the
-// bytes received, then the error, so cancellation and errors are unchanged.
-func bufferSmallBody(r *http.Request) {
+// and reports whether it did, so the transport sends the backend headers and
+// body in one write instead of flushing the headers alone and then copying
+// the body (one more write for the proxy, one more read for the backend, on
+// every JSON request). Bodies that are large, of unknown length, or behind
+// "Expect: 100-continue" stream as before. A failed read is replayed to the
+// transport as it happened: the bytes received, then the error, so
+// cancellation and errors are unchanged.
+func bufferSmallBody(r *http.Request) bool {
 	if r.ContentLength <= 0 || r.ContentLength > smallBodyMax || r.Body == nil || r.Body == http.NoBody || r.Header.Get("Expect") != "" {
-		return
+		return false
 	}
 	b := make([]byte, r.ContentLength)
 	n, err := io.ReadFull(r.Body, b)
 	if err != nil {
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b[:n]), errReader{err}))
-		return
+		return false
 	}
 	r.Body = memBody{bytes.NewReader(b)}
+	return true
 }
 
 // memBody is a request body bufferSmallBody read in full.
