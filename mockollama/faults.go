@@ -48,7 +48,7 @@ type Faults struct {
 	PauseAfter  int           // chunk after which to pause (X-Mock-Pause-After)
 	Pause       time.Duration // length of that pause (X-Mock-Pause)
 	Status      int           // answer this status with an error body (X-Mock-Status)
-	Fault       string        // reset-after=N | close-after=N | hang | reset-before-headers (X-Mock-Fault)
+	Fault       string        // reset-after=N | close-after=N | hang | reset-before-headers | answer-early (X-Mock-Fault)
 	HugeBytes   int64         // streamed response of about this many bytes (X-Mock-Huge)
 	ReadRate    int64         // read the request body at most this many bytes/s (X-Mock-Read-Rate)
 }
@@ -60,6 +60,7 @@ const (
 	faultCloseAfter
 	faultHang
 	faultResetBeforeHeaders
+	faultAnswerEarly
 )
 
 type faultSpec struct {
@@ -76,6 +77,8 @@ func parseFaultSpec(s string) (faultSpec, error) {
 		return faultSpec{kind: faultHang}, nil
 	case "reset-before-headers":
 		return faultSpec{kind: faultResetBeforeHeaders}, nil
+	case "answer-early":
+		return faultSpec{kind: faultAnswerEarly}, nil
 	}
 	name, arg, ok := strings.Cut(s, "=")
 	var kind int
@@ -85,7 +88,7 @@ func parseFaultSpec(s string) (faultSpec, error) {
 	case "close-after":
 		kind = faultCloseAfter
 	default:
-		return faultSpec{}, fmt.Errorf("unknown fault %q (want reset-after=N, close-after=N, hang or reset-before-headers)", s)
+		return faultSpec{}, fmt.Errorf("unknown fault %q (want reset-after=N, close-after=N, hang, reset-before-headers or answer-early)", s)
 	}
 	if !ok {
 		return faultSpec{}, fmt.Errorf("fault %q needs a chunk count, as in %s=3", s, name)

@@ -1,9 +1,15 @@
 package mockollama_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"syscall"
@@ -237,6 +243,42 @@ func TestResetBeforeHeaders(t *testing.T) {
 	}
 	if e, ok := s.Record().WaitForTag("rbh", 2*time.Second); !ok || e.Status != 0 || e.BytesSent != 0 {
 		t.Errorf("entry %+v", e)
+	}
+}
+
+// TestAnswerEarly: the first line comes while the client still holds back
+// most of the body (it would wait for ever otherwise), the last one carries
+// the digest of the whole body.
+func TestAnswerEarly(t *testing.T) {
+	s := start(t, mockollama.Options{})
+	body := bytes.Repeat([]byte("early\x00\r\n"), 20_000)
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/api/blobs/sha256:x", pr)
+	req.ContentLength = int64(len(body))
+	req.Header.Set("X-Mock-Fault", "answer-early")
+	req.Header.Set("X-Tollgate-Tag", "early")
+	go pw.Write(body[:1000])
+	res, err := client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	first, err := br.ReadString('\n')
+	if err != nil || first != `{"status":"receiving"}`+"\n" || res.StatusCode != 200 {
+		t.Fatalf("first line %q (%d, %v)", first, res.StatusCode, err)
+	}
+	go func() { pw.Write(body[1000:]); pw.Close() }()
+	last, err := io.ReadAll(br)
+	sum := sha256.Sum256(body)
+	want := fmt.Sprintf(`{"status":"received","bytes":%d,"sha256":"%s","done":true}`+"\n", len(body), hex.EncodeToString(sum[:]))
+	if err != nil || string(last) != want {
+		t.Fatalf("last line %q, %v; want %q", last, err, want)
+	}
+	if e, ok := s.Record().WaitForTag("early", 2*time.Second); !ok || e.BodySize != int64(len(body)) || e.BodySHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("record %+v", e)
 	}
 }
 

@@ -55,18 +55,19 @@ func (w *recWriter) Unwrap() http.ResponseWriter { return w.rw }
 
 // call is one request in flight.
 type call struct {
-	m       *Mock
-	w       *recWriter
-	r       *http.Request
-	ctx     context.Context
-	entry   *Entry
-	body    []byte // nil for blob uploads and oversized bodies
-	big     bool   // body exceeded maxKeptBody
-	f       Faults // effective faults
-	mask    int    // fields set by headers
-	spec    faultSpec
-	openai  bool // errors in OpenAI's shape
-	bodySHA string
+	m        *Mock
+	w        *recWriter
+	r        *http.Request
+	ctx      context.Context
+	entry    *Entry
+	body     []byte // nil for blob uploads and oversized bodies
+	big      bool   // body exceeded maxKeptBody
+	f        Faults // effective faults
+	mask     int    // fields set by headers
+	spec     faultSpec
+	openai   bool // errors in OpenAI's shape
+	bodySHA  string
+	bodySize int64
 
 	cancelled   bool
 	cancelledAt time.Time
@@ -159,6 +160,13 @@ func (c *call) serve() {
 		c.f = base
 	}
 
+	if herr == nil && allowedHost(c.r.Host) {
+		if spec, err := parseFaultSpec(c.f.Fault); err == nil && spec.kind == faultAnswerEarly {
+			c.answerEarly()
+			return
+		}
+	}
+
 	// Read and digest the whole body before answering anything.
 	keep := !strings.HasPrefix(c.r.URL.Path, "/api/blobs/")
 	if err := c.readBody(keep); err != nil {
@@ -202,6 +210,36 @@ func (c *call) serve() {
 		return
 	}
 	m.route(c)
+}
+
+// answerEarly (X-Mock-Fault: answer-early) starts its answer before reading
+// the request body, as any full-duplex HTTP/1.1 server may (Ollama answers an
+// upload of a blob it already has without reading it): one NDJSON line, then
+// the body is read, then a last line with the size and SHA-256 received. A
+// proxy that stops forwarding the body once the answer has begun shows as a
+// missing last line or a wrong digest.
+func (c *call) answerEarly() {
+	_ = http.NewResponseController(c.w.rw).EnableFullDuplex()
+	c.w.Header().Set("Content-Type", "application/x-ndjson")
+	c.w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(c.w, `{"status":"receiving"}`+"\n"); err != nil {
+		c.gone()
+		return
+	}
+	c.w.Flush()
+	if err := c.readBody(false); err != nil {
+		c.gone() // the body never arrived whole: no last line
+		return
+	}
+	last, _ := json.Marshal(struct {
+		Status string `json:"status"`
+		Bytes  int64  `json:"bytes"`
+		SHA256 string `json:"sha256"`
+		Done   bool   `json:"done"`
+	}{"received", c.bodySize, c.bodySHA, true})
+	if _, err := c.w.Write(append(last, '\n')); err != nil {
+		c.gone()
+	}
 }
 
 // readBody reads the whole request body at most ReadRate bytes/s, digesting
@@ -266,7 +304,7 @@ func (c *call) readBody(keep bool) error {
 
 func (c *call) setBody(n int64, h hash.Hash, head []byte) {
 	sum := hex.EncodeToString(h.Sum(nil))
-	c.bodySHA = sum
+	c.bodySHA, c.bodySize = sum, n
 	c.m.record.update(c.entry, func(e *Entry) {
 		e.BodySize, e.BodySHA256, e.BodyHead = n, sum, head
 	})
