@@ -12,7 +12,7 @@ import (
 
 // Version identifies the catalogue; bump it whenever a requirement is added,
 // removed or changes meaning, and record why in suites/CHANGELOG.md.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Level is the RFC 2119 strength of a requirement.
 type Level string

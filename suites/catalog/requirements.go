@@ -55,6 +55,7 @@ func init() {
 		Requirement{ID: "FWD-008", Level: Should, Text: "X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and Forwarded sent by the client SHOULD NOT reach the backend as sent."},
 		Requirement{ID: "FWD-009", Level: Must, Text: "End-to-end request headers (Content-Type, Accept, User-Agent, custom X- headers) MUST reach the backend unchanged."},
 		Requirement{ID: "FWD-010", Level: Must, Text: "The backend's status code, Content-Type and body MUST reach the client unchanged, error answers (404, 400, 500) included."},
+		Requirement{ID: "FWD-011", Level: Must, Text: "A backend that starts its answer before it has read the request body MUST still receive the whole body byte-exact and the client the whole answer: the proxy forwards both directions at once, or buffers the body first."},
 	)
 	declare("streaming",
 		Requirement{ID: "STRM-001", Level: Must, Text: "NDJSON from `/api/generate` MUST reach the client chunk by chunk as the backend sends it, not buffered."},

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/tollgate-dev/tollgate/mockollama"
 )
 
 var _ = Requirement("FWD-001", func(ctx SpecContext) {
@@ -205,3 +210,60 @@ func (h *Harness) Direct(ctx SpecContext, method, path, body string, opts ...Opt
 	b, err := io.ReadAll(res.Body)
 	return Resp{Status: res.StatusCode, Header: res.Header, Body: b, Err: err}
 }
+
+// earlyGrace is how long the FWD-011 client holds back most of the body
+// waiting for the answer to begin. A proxy that buffers the whole body before
+// forwarding (nginx's default) never shows the answer early; after the grace
+// the client sends the rest anyway, so buffering passes, only slower.
+const earlyGrace = time.Second
+
+var _ = Requirement("FWD-011", func(ctx SpecContext) {
+	// Under net/http's 256 KiB post-handler drain limit, so a half-duplex Go
+	// proxy drains and closes the body rather than giving up on reuse.
+	body := blobBody(192 << 10)
+	const held = 16 << 10
+	pr, pw := io.Pipe()
+	DeferCleanup(func() { pr.Close() }) // unblocks the writer if the answer dies
+	begun := make(chan struct{})
+	go func() {
+		if _, err := pw.Write(body[:held]); err != nil {
+			return
+		}
+		select {
+		case <-begun:
+		case <-time.After(earlyGrace):
+		case <-ctx.Done():
+		}
+		// The rest in paced pieces: a half-duplex Go server's drain then
+		// takes turns with the transport at reading them, so some never
+		// reach the backend, however the goroutines are scheduled.
+		rest, piece := body[held:], len(body[held:])/8
+		for len(rest) > 0 {
+			n := min(piece, len(rest))
+			if _, err := pw.Write(rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+			time.Sleep(20 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	var once sync.Once
+	s := H.Stream(ctx, "POST", "/api/blobs/sha256:"+sha(body), pr, func(Line) bool {
+		once.Do(func() { close(begun) })
+		return false
+	}, H.Authed(), Header(mockollama.HeaderFault, "answer-early"), func(r *http.Request) { r.ContentLength = int64(len(body)) })
+	Expect(s.Status).To(Equal(200), "the backend's early answer never reached the client (%v)", s.Err)
+	lines := s.NonEmpty()
+	Expect(s.Err).NotTo(HaveOccurred(), "the answer was cut after %d line(s): the proxy stopped forwarding the body once the answer began (a half-duplex Go server drains and closes it, golang/go#40747)", len(lines))
+	Expect(lines).NotTo(BeEmpty(), "the answer was empty")
+	var last struct {
+		Status string `json:"status"`
+		Bytes  int64  `json:"bytes"`
+		SHA256 string `json:"sha256"`
+	}
+	Expect(json.Unmarshal(lines[len(lines)-1].Data, &last)).To(Succeed(), "the backend's last line: %q", lines[len(lines)-1].Data)
+	Expect(last.Status).To(Equal("received"), "the answer ended before the backend had the whole body: last line %q", lines[len(lines)-1].Data)
+	Expect(last.Bytes).To(Equal(int64(len(body))), "bytes of the body the backend received after it began answering")
+	Expect(last.SHA256).To(Equal(sha(body)), "sha256 of the body the backend received after it began answering")
+})
