@@ -43,6 +43,9 @@ type Driver interface {
 	Logs(ctx context.Context, id string) (stdout, stderr string, err error)
 	// Stop sends SIGTERM, then SIGKILL after timeout.
 	Stop(ctx context.Context, id string, timeout time.Duration) error
+	// Kill sends SIGKILL: the process dies at once, without a chance to
+	// drain (a container that is not running is not an error).
+	Kill(ctx context.Context, id string) error
 	// Start starts a stopped container again.
 	Start(ctx context.Context, id string) error
 	// Inspect returns the container's state and addresses.
@@ -71,6 +74,7 @@ type ContainerSpec struct {
 	Network     string            // user network (name or ID) to join; "" = engine default
 	NetworkMode string            // e.g. "container:<id>" to share a netns; excludes Network and published ports
 	Mounts      []Mount           // named volumes
+	Binds       []string          // host directories, "host-path:container-path"
 	User        string            // "uid:gid"; "" = the image's
 }
 

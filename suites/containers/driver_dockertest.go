@@ -106,6 +106,7 @@ func (d *dtDriver) Run(ctx context.Context, spec ContainerSpec) (string, error) 
 		// publishes (and a netns joiner may not).
 		hc.PublishAllPorts = false
 		hc.PortBindings = nil
+		hc.Binds = append(hc.Binds, spec.Binds...)
 		if spec.NetworkMode != "" {
 			hc.NetworkMode = spec.NetworkMode
 		}
@@ -175,6 +176,15 @@ func (d *dtDriver) Logs(ctx context.Context, id string) (string, string, error) 
 // Stop sends SIGTERM itself: dockertest creates containers with StopSignal
 // SIGWINCH, which a proxy ignores, so the engine's stop would always wait
 // for the timeout and kill.
+func (d *dtDriver) Kill(ctx context.Context, id string) error {
+	err := d.pool.Client.KillContainer(dc.KillContainerOptions{ID: id, Signal: dc.SIGKILL, Context: ctx})
+	var notRunning *dc.ContainerNotRunning
+	if errors.As(err, &notRunning) {
+		return nil
+	}
+	return err
+}
+
 func (d *dtDriver) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	if err := d.pool.Client.KillContainer(dc.KillContainerOptions{ID: id, Signal: dc.SIGTERM, Context: ctx}); err != nil {
 		var notRunning *dc.ContainerNotRunning

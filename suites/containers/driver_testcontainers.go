@@ -89,6 +89,7 @@ func (d *tcDriver) Run(ctx context.Context, spec ContainerSpec) (string, error) 
 		testcontainers.WithLabels(spec.Labels),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.ExtraHosts = append(hc.ExtraHosts, spec.ExtraHosts...)
+			hc.Binds = append(hc.Binds, spec.Binds...)
 			if spec.NetworkMode != "" {
 				hc.NetworkMode = container.NetworkMode(spec.NetworkMode)
 				hc.PortBindings = nil
@@ -190,6 +191,14 @@ func (d *tcDriver) Stop(ctx context.Context, id string, timeout time.Duration) e
 		return err
 	}
 	return c.Stop(ctx, &timeout)
+}
+
+func (d *tcDriver) Kill(ctx context.Context, id string) error {
+	_, err := d.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"})
+	if cerrdefs.IsConflict(err) { // not running
+		return nil
+	}
+	return err
 }
 
 func (d *tcDriver) Start(ctx context.Context, id string) error {
