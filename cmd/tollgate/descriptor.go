@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tollgate-dev/tollgate/suites/conformance"
+	"github.com/tollgate-dev/tollgate/suites/containers"
 	"github.com/tollgate-dev/tollgate/suites/descriptor"
 	"github.com/tollgate-dev/tollgate/suites/target"
 )
@@ -90,9 +91,17 @@ func finishDescriptor(cfg *conformance.Config, ft *fileTarget, stdout io.Writer)
 	cfg.Redacted["descriptor"] = d.Path
 	if ft.target {
 		cfg.Redacted["kind"] = d.Kind
-		if e, ok := cfg.Target.(*target.Exec); ok {
-			e.Dir, e.ExtraEnv = d.Dir, d.Env
+		envApplied := true
+		switch t := cfg.Target.(type) {
+		case *target.Exec:
+			t.Dir, t.ExtraEnv = d.Dir, d.Env
 			cfg.Redacted["dir"] = d.Dir
+		case *containers.HostNetImage:
+			t.ExtraEnv = d.Env
+		default:
+			envApplied = false
+		}
+		if envApplied {
 			if len(d.Env) > 0 {
 				keys := make([]string, 0, len(d.Env))
 				for k := range d.Env {

@@ -92,6 +92,47 @@ func runImage(o runOpts, stdout, stderr io.Writer) int {
 	return finishContainerRun(o, "image: "+o.image, "image", verdicts, token, start, stdout, stderr)
 }
 
+// runImageHostNet judges a proxy image on every requirement a host process
+// is judged on (all but NET), one container on the host's network per start,
+// in one process: the containers belong to this run's session.
+func runImageHostNet(o runOpts, ft *fileTarget, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := o.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
+		return report.ExitHarness
+	}
+	caps, _ := parseCaps(o.caps) // validated by config
+	var extra []string
+	if !isHarnessImage(o.image) {
+		extra = append(extra, o.image)
+	}
+	s, err := containerRun(ctx, o, stdout, stderr, extra...)
+	if err != nil {
+		return report.ExitHarness
+	}
+	defer s.Close(context.Background())
+	cfg.Target = &containers.HostNetImage{Session: s, Image: o.image, Declared: caps}
+	cfg.Redacted["image"], cfg.Redacted["driver"] = o.image, o.driver
+	cfg.Out, cfg.Printer = stdout, o.printer(stdout)
+	human := stdout
+	if o.json {
+		human = io.Discard
+	}
+	finishDescriptor(&cfg, ft, human)
+	fmt.Fprintf(human, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d, driver %s)\n\n",
+		cfg.ToolVersion, cfg.Target, cfg.Profile, catalog.Version, cfg.Seed, o.driver)
+	out := conformance.Run(&ginkgoT{}, cfg)
+	if _, err := s.Close(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "tollgate run: cleanup: %v (run 'tollgate cleanup')\n", err)
+	}
+	if o.reportDir != "" {
+		fmt.Fprintf(human, "reports: %s\n", o.reportDir)
+	}
+	return out.Exit
+}
+
 // runHost judges a builtin or exec target in the host topology, as NemoClaw
 // runs it: mock on 127.0.0.1, the proxy on 0.0.0.0 as a host process, and a
 // probe container reaching the host through host-gateway.

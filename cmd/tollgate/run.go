@@ -32,7 +32,7 @@ type runOpts struct {
 	exec, url, token, backendListen, profile, reportDir string
 	image, driver                                       string
 	parallel                                            int
-	quiet, json, containers                             bool
+	quiet, json, containers, hostNetwork                bool
 	caps, focus, skip                                   listFlag
 	strict                                              bool
 	seed                                                int64
@@ -55,6 +55,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.reportDir, "report-dir", "", "write junit.xml, results.json, summary.md, report.html and badge.svg here")
 	fs.Int64Var(&o.seed, "seed", 0, "spec order and mock text seed (default: time-based, recorded in results.json)")
 	fs.StringVar(&o.image, "image", "", "judge a proxy container image in the container topology (needs Docker; runs the NET requirements)")
+	fs.BoolVar(&o.hostNetwork, "host-network", false, "with --image: judge the image on the request-level requirements instead, each start a container on the host's network against the harness's mock (Linux engines)")
 	fs.StringVar(&o.driver, "driver", "testcontainers", "image and --containers runs: the Docker driver, testcontainers or dockertest")
 	fs.BoolVar(&o.containers, "containers", false, "builtin and exec targets: judge the host topology from a container instead (NET-001, NET-002; needs Docker)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the requirements not met and the summary")
@@ -78,7 +79,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "tollgate run: --image, --exec and --url are exclusive")
 			return 2
 		}
+		if o.hostNetwork {
+			return runImageHostNet(o, ft, stdout, stderr)
+		}
 		return runImage(o, stdout, stderr)
+	}
+	if o.hostNetwork {
+		fmt.Fprintln(stderr, "tollgate run: --host-network goes with --image")
+		return 2
 	}
 	cfg, err := o.config()
 	if err != nil {

@@ -23,6 +23,8 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"--focus", "AUTH-001 || true"}, "not expressions"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--image", "x", "--exec", "y"}, "exclusive"},
+		{[]string{"--host-network"}, "--host-network goes with --image"},
+		{[]string{"--image", "x", "--host-network", "--profile", "open"}, `unknown --profile "open"`},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
