@@ -61,7 +61,7 @@ func containerRun(ctx context.Context, o runOpts, stdout, stderr io.Writer, extr
 // runImage judges a proxy image in the container topology: the harness's mock
 // in one container, the image sharing its network namespace (real ports
 // 11435/11434), and a probe container on a user network.
-func runImage(o runOpts, stdout, stderr io.Writer) int {
+func runImage(o runOpts, ft *fileTarget, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	caps, err := parseCaps(o.caps)
@@ -85,7 +85,11 @@ func runImage(o runOpts, stdout, stderr io.Writer) int {
 		tokenFile = tokenFile || c == catalog.TokenFile
 	}
 	fmt.Fprintf(stdout, "tollgate %s: judging image %s in the container topology (driver %s)\n\n", toolVersion(), o.image, o.driver)
-	verdicts := s.RunContainerChecks(ctx, containers.ContainerTarget{Image: o.image, Token: token, TokenFile: tokenFile})
+	ct := containers.ContainerTarget{Image: o.image, Token: token, TokenFile: tokenFile}
+	if ft != nil && ft.target {
+		ct.Env = ft.d.Env // the descriptor's env, as for exec targets
+	}
+	verdicts := s.RunContainerChecks(ctx, ct)
 	if _, err := s.Close(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "tollgate run: cleanup: %v (run 'tollgate cleanup')\n", err)
 	}

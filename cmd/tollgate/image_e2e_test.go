@@ -83,4 +83,15 @@ func TestRunImageHostNetwork(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAIL AUTH-002") || !strings.Contains(out, "1 passed, 1 failed") {
 		t.Fatalf("broken image with accept-any-token: exit %d, want 1 with AUTH-002 failing and AUTH-010 passing\n%s", code, out)
 	}
+	// The container topology takes the descriptor's env too: bound to
+	// loopback, the proxy is out of the peer container's reach.
+	yaml = "kind: image\nimage: " + images.Broken.Ref + "\nenv:\n  TOLLGATE_FLAW: loopback-only\n"
+	if err := os.WriteFile(desc, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dir+"/tollgate", "run", "--quiet", "-f", desc)
+	outb, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(outb), "FAIL NET-003") {
+		t.Fatalf("broken image with loopback-only in the container topology: exit %d, want 1 with NET-003 failing\n%s", cmd.ProcessState.ExitCode(), outb)
+	}
 }

@@ -82,7 +82,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if o.hostNetwork {
 			return runImageHostNet(o, ft, stdout, stderr)
 		}
-		return runImage(o, stdout, stderr)
+		return runImage(o, ft, stdout, stderr)
 	}
 	if o.hostNetwork {
 		fmt.Fprintln(stderr, "tollgate run: --host-network goes with --image")
