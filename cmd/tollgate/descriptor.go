@@ -43,6 +43,9 @@ func applyDescriptor(path string, o *runOpts, fs *flag.FlagSet) (*fileTarget, er
 		switch d.Kind {
 		case descriptor.KindImage:
 			o.image = d.Image
+			if !set["host-network"] {
+				o.hostNetwork = d.HostNetwork
+			}
 		case descriptor.KindExec:
 			o.exec = d.Command
 		case descriptor.KindURL:

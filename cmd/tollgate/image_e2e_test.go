@@ -53,7 +53,8 @@ func TestRunContainersHostTopology(t *testing.T) {
 // TestRunImageHostNetwork judges images on the request-level requirements,
 // one container on the host's network per start: the reference image passes
 // every one of them; fixtures/broken's image with a flaw set through the
-// descriptor's env fails the requirement the flaw breaks.
+// descriptor's env (host_network: true there) fails the requirement the flaw
+// breaks.
 func TestRunImageHostNetwork(t *testing.T) {
 	dir := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", dir+"/tollgate", ".").CombinedOutput(); err != nil {
@@ -63,7 +64,7 @@ func TestRunImageHostNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(args ...string) (int, string) {
-		cmd := exec.Command(dir+"/tollgate", append([]string{"run", "--host-network", "--quiet"}, args...)...)
+		cmd := exec.Command(dir+"/tollgate", append([]string{"run", "--quiet"}, args...)...)
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
@@ -71,11 +72,11 @@ func TestRunImageHostNetwork(t *testing.T) {
 		}
 		return cmd.ProcessState.ExitCode(), string(out)
 	}
-	if code, out := run("--image", images.Proxy.Ref, "--capabilities", "token-file"); code != 0 || !strings.Contains(out, " 0 failed") {
+	if code, out := run("--image", images.Proxy.Ref, "--host-network", "--capabilities", "token-file"); code != 0 || !strings.Contains(out, " 0 failed") {
 		t.Fatalf("reference image: exit %d, want 0\n%s", code, out)
 	}
 	desc := filepath.Join(dir, "tollgate.yaml")
-	yaml := "kind: image\nimage: " + images.Broken.Ref + "\nenv:\n  TOLLGATE_FLAW: accept-any-token\nfocus: [AUTH-002, AUTH-010]\n"
+	yaml := "kind: image\nimage: " + images.Broken.Ref + "\nhost_network: true\nenv:\n  TOLLGATE_FLAW: accept-any-token\nfocus: [AUTH-002, AUTH-010]\n"
 	if err := os.WriteFile(desc, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +90,7 @@ func TestRunImageHostNetwork(t *testing.T) {
 	if err := os.WriteFile(desc, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(dir+"/tollgate", "run", "--quiet", "-f", desc)
-	outb, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(outb), "FAIL NET-003") {
-		t.Fatalf("broken image with loopback-only in the container topology: exit %d, want 1 with NET-003 failing\n%s", cmd.ProcessState.ExitCode(), outb)
+	if code, out := run("-f", desc); code != 1 || !strings.Contains(out, "FAIL NET-003") {
+		t.Fatalf("broken image with loopback-only in the container topology: exit %d, want 1 with NET-003 failing\n%s", code, out)
 	}
 }

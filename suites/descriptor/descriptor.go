@@ -50,6 +50,7 @@ type Descriptor struct {
 	TokenEnv      string            `yaml:"token_env"`      // url: name of the env var holding the token
 	BackendListen string            `yaml:"backend_listen"` // url: where the proxy forwards (the mock listens there)
 	Env           map[string]string `yaml:"env"`            // exec, image: added to the proxy's environment
+	HostNetwork   bool              `yaml:"host_network"`   // image: judge the request-level requirements, a container per start on the host's network
 	Capabilities  []string          `yaml:"capabilities"`
 	Profile       string            `yaml:"profile"`
 	Strict        *bool             `yaml:"strict"` // nil when the file does not say
@@ -64,7 +65,7 @@ type Descriptor struct {
 
 // fields lists the accepted keys, in documentation order.
 var fields = []string{"kind", "command", "image", "url", "token_env", "backend_listen", "env",
-	"capabilities", "profile", "strict", "skip", "focus"}
+	"host_network", "capabilities", "profile", "strict", "skip", "focus"}
 
 // hints answer the likely mistakes behind an unknown field.
 var hints = map[string]string{
@@ -210,13 +211,10 @@ func (p *parser) descriptor(doc *yaml.Node) (*Descriptor, error) {
 			d.Profile, err = p.str(v, key)
 		case "strict":
 			var b bool
-			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
-				return nil, p.errf(v, key, "must be true or false, got %s", describe(v))
-			}
-			if err := v.Decode(&b); err != nil {
-				return nil, p.errf(v, key, "must be true or false, got %s", describe(v))
-			}
+			b, err = p.boolean(v, key)
 			d.Strict = &b
+		case "host_network":
+			d.HostNetwork, err = p.boolean(v, key)
 		case "env":
 			d.Env, err = p.env(v)
 		case "capabilities":
@@ -237,6 +235,14 @@ func (p *parser) descriptor(doc *yaml.Node) (*Descriptor, error) {
 		}
 	}
 	return d, nil
+}
+
+func (p *parser) boolean(v *yaml.Node, field string) (bool, error) {
+	var b bool
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&b) != nil {
+		return false, p.errf(v, field, "must be true or false, got %s", describe(v))
+	}
+	return b, nil
 }
 
 func (p *parser) str(v *yaml.Node, field string) (string, error) {
@@ -360,6 +366,7 @@ func (d *Descriptor) validate(lines map[string]int, file string) error {
 		{"token_env", d.TokenEnv != "", []string{KindURL}},
 		{"backend_listen", d.BackendListen != "", []string{KindURL}},
 		{"env", d.Env != nil, []string{KindExec, KindImage}},
+		{"host_network", d.HostNetwork, []string{KindImage}},
 	}
 	for _, o := range only {
 		if o.set && !contains(o.kinds, d.Kind) {

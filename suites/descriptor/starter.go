@@ -19,6 +19,8 @@ kind: exec
 command: ./my-proxy
 
 # image: my-proxy:dev          # kind image: a locally built image
+# host_network: true           # kind image: the request-level requirements, a container per
+#                              # start on the host's network (Linux); without it, NET-003..005
 
 # kind url only. Never write a token in this file: name the environment
 # variable that holds it.
