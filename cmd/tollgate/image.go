@@ -58,6 +58,15 @@ func containerRun(ctx context.Context, o runOpts, stdout, stderr io.Writer, extr
 	return s, nil
 }
 
+// imageSession is containerRun with the image under test required too.
+func imageSession(ctx context.Context, o runOpts, stdout, stderr io.Writer) (*containers.Session, error) {
+	var extra []string
+	if !isHarnessImage(o.image) {
+		extra = append(extra, o.image)
+	}
+	return containerRun(ctx, o, stdout, stderr, extra...)
+}
+
 // runImage judges a proxy image in the container topology: the harness's mock
 // in one container, the image sharing its network namespace (real ports
 // 11435/11434), and a probe container on a user network.
@@ -69,11 +78,7 @@ func runImage(o runOpts, ft *fileTarget, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tollgate run: %v\n", err)
 		return report.ExitHarness
 	}
-	var extra []string
-	if !isHarnessImage(o.image) {
-		extra = append(extra, o.image)
-	}
-	s, err := containerRun(ctx, o, stdout, stderr, extra...)
+	s, err := imageSession(ctx, o, stdout, stderr)
 	if err != nil {
 		return report.ExitHarness
 	}
@@ -108,11 +113,7 @@ func runImageHostNet(o runOpts, ft *fileTarget, stdout, stderr io.Writer) int {
 		return report.ExitHarness
 	}
 	caps, _ := parseCaps(o.caps) // validated by config
-	var extra []string
-	if !isHarnessImage(o.image) {
-		extra = append(extra, o.image)
-	}
-	s, err := containerRun(ctx, o, stdout, stderr, extra...)
+	s, err := imageSession(ctx, o, stdout, stderr)
 	if err != nil {
 		return report.ExitHarness
 	}
