@@ -67,6 +67,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 			// proxy never decides anything from the query, so there is no
 			// parser differential to guard against.
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+			if pr.In.RequestURI == "*" { // OPTIONS *: the asterisk form, not a path to join
+				pr.Out.URL.Path, pr.Out.URL.RawPath, pr.Out.URL.Opaque = "", "", "*"
+			}
 			scrubRequestHeaders(pr.Out.Header)
 			forwardBufferedBody(pr)
 		},
@@ -116,12 +119,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !bufferSmallBody(r) && r.ContentLength != 0 {
-		// The transport may still read a streamed body after the answer's
-		// headers go out (at least its end-of-body check); half-duplex
-		// net/http would drain and close the body then, and the failed read
-		// tears down the backend connection mid-stream (golang/go#40747).
-		// Not supported on every writer (HTTP/2 is always full duplex).
-		_ = http.NewResponseController(rec).EnableFullDuplex()
+		// Streamed body: forwarded full duplex, or half-duplex net/http would
+		// drain and close it once the answer's headers go out, under the
+		// transport still reading it (golang/go#40747, FWD-011); guarded so
+		// the transport never reads it out of turn (streamedBody).
+		rc := http.NewResponseController(rec)
+		_ = rc.EnableFullDuplex() // not on every writer (HTTP/2 is always full duplex)
+		body := newStreamedBody(r.Body, r.ContentLength)
+		r.Body = body
+		defer body.finish(rc)
 	}
 	h.proxy.ServeHTTP(rec, r)
 }
