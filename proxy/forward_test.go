@@ -1,13 +1,16 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestForwardingStripsAndRewritesHeaders(t *testing.T) {
@@ -149,5 +152,37 @@ func TestForwardingResponseHeadersAndStatus(t *testing.T) {
 	resp, body := rawResponse(t, p.addr, rawReq("POST", "/api/show", "Authorization: Bearer "+testToken))
 	if resp.StatusCode != 404 || string(body) != `{"error":"model 'x' not found"}` || resp.Header.Get("X-Ollama") != "1" {
 		t.Errorf("got %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+}
+
+// TestForwardingOptionsStar: an authenticated `OPTIONS *` reaches the
+// backend as `OPTIONS *` (the asterisk form), not as a path. The backend is a
+// bare listener: Go's own server would answer `OPTIONS *` itself.
+func TestForwardingOptionsStar(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lines := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		lines <- strings.TrimRight(line, "\r\n")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nAllow: GET, POST\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	}()
+	p := startProxy(t, Config{BackendAddr: ln.Addr().String(), HealthExempt: true})
+	resp, _ := rawResponse(t, p.addr, rawReq("OPTIONS", "*", "Authorization: Bearer "+testToken))
+	select {
+	case got := <-lines:
+		if got != "OPTIONS * HTTP/1.1" || resp.StatusCode != 200 {
+			t.Fatalf("backend saw %q, client got %d; want OPTIONS * HTTP/1.1 and 200", got, resp.StatusCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("OPTIONS * never reached the backend (client got %d)", resp.StatusCode)
 	}
 }
