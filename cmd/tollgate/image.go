@@ -121,13 +121,9 @@ func runImageHostNet(o runOpts, ft *fileTarget, stdout, stderr io.Writer) int {
 	cfg.Target = &containers.HostNetImage{Session: s, Image: o.image, Declared: caps}
 	cfg.Redacted["image"], cfg.Redacted["driver"] = o.image, o.driver
 	cfg.Out, cfg.Printer = stdout, o.printer(stdout)
-	human := stdout
-	if o.json {
-		human = io.Discard
-	}
+	human := o.humanOut(stdout)
 	finishDescriptor(&cfg, ft, human)
-	fmt.Fprintf(human, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d, driver %s)\n\n",
-		cfg.ToolVersion, cfg.Target, cfg.Profile, catalog.Version, cfg.Seed, o.driver)
+	announce(human, cfg, ", driver "+o.driver)
 	out := conformance.Run(&ginkgoT{}, cfg)
 	if _, err := s.Close(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "tollgate run: cleanup: %v (run 'tollgate cleanup')\n", err)

@@ -100,13 +100,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		finishDescriptor(&cfg, ft, io.Discard)
 		return conformance.Run(&ginkgoT{}, cfg).Exit
 	}
-	human := stdout
-	if o.json {
-		human = io.Discard // the event stream stays pure JSON
-	}
+	human := o.humanOut(stdout)
 	finishDescriptor(&cfg, ft, human)
-	fmt.Fprintf(human, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d)\n\n",
-		cfg.ToolVersion, cfg.Target, cfg.Profile, catalog.Version, cfg.Seed)
+	announce(human, cfg, "")
 	if o.parallel < 1 {
 		fmt.Fprintln(stderr, "tollgate run: --parallel must be at least 1")
 		return 2
@@ -126,6 +122,21 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(human, "reports: %s\n", o.reportDir)
 	}
 	return out.Exit
+}
+
+// humanOut is where text for people goes: nowhere under --json, so the
+// event stream stays pure JSON.
+func (o runOpts) humanOut(stdout io.Writer) io.Writer {
+	if o.json {
+		return io.Discard
+	}
+	return stdout
+}
+
+// announce prints a suite run's first line; extra adds to its parentheses.
+func announce(w io.Writer, cfg conformance.Config, extra string) {
+	fmt.Fprintf(w, "tollgate %s: judging %s (profile %s, catalogue %s, seed %d%s)\n\n",
+		cfg.ToolVersion, cfg.Target, cfg.Profile, catalog.Version, cfg.Seed, extra)
 }
 
 // printer picks how results are shown: text lines (all, or --quiet), or

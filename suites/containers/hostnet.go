@@ -43,12 +43,7 @@ func (t *HostNetImage) Caps() target.Caps {
 
 // Start runs one container with the launch contract as its environment.
 func (t *HostNetImage) Start(ctx context.Context, l target.Launch) (target.Instance, error) {
-	env := maps.Clone(t.ExtraEnv)
-	if env == nil {
-		env = map[string]string{}
-	}
-	maps.Copy(env, l.Env)
-	spec := ContainerSpec{Image: t.Image, Env: env, NetworkMode: "host", Labels: t.Session.Labels("proxy-hostnet")}
+	spec := ContainerSpec{Image: t.Image, Env: launchEnv(t.ExtraEnv, l.Env), NetworkMode: "host", Labels: t.Session.Labels("proxy-hostnet")}
 	if f := l.Env["OLLAMA_PROXY_TOKEN_FILE"]; f != "" {
 		// The file is judged on the host, at the same path: mount its
 		// nearest existing directory there, and run as the harness's user
@@ -65,6 +60,14 @@ func (t *HostNetImage) Start(ctx context.Context, l target.Launch) (target.Insta
 	c := &hostNetProc{d: d, id: id, addr: "127.0.0.1:" + strconv.Itoa(l.Port), done: make(chan struct{})}
 	go c.wait()
 	return c, nil
+}
+
+// launchEnv is extra with the launch contract on top: the contract wins.
+func launchEnv(extra, contract map[string]string) map[string]string {
+	env := make(map[string]string, len(extra)+len(contract))
+	maps.Copy(env, extra)
+	maps.Copy(env, contract)
+	return env
 }
 
 // existingAncestor returns dir or its nearest ancestor that exists.

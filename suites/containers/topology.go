@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"path"
 	"strconv"
@@ -105,12 +104,10 @@ func (s *Session) StartContainerTopology(ctx context.Context, t ContainerTarget)
 	if err != nil {
 		return nil, fmt.Errorf("starting the mock container: %w", err)
 	}
-	env := maps.Clone(t.Env) // the launch contract below wins over it
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["OLLAMA_PROXY_PORT"] = strconv.Itoa(ContainerProxyPort)
-	env["OLLAMA_BACKEND_PORT"] = strconv.Itoa(ContainerBackendPort)
+	env := launchEnv(t.Env, map[string]string{
+		"OLLAMA_PROXY_PORT":   strconv.Itoa(ContainerProxyPort),
+		"OLLAMA_BACKEND_PORT": strconv.Itoa(ContainerBackendPort),
+	})
 	var mounts []Mount
 	if t.TokenFile {
 		topo.Volume, err = s.Driver.CreateVolume(ctx, name("token"), labels("token"))
